@@ -1,0 +1,529 @@
+"""CrossScaleNet as a plain PyTorch module (no Darts, no sktime).
+
+The network follows ``shared/SPEC.md`` sections 1-5, i.e. the authors' reference implementation
+(``models/CrossScaleNet.py`` in mribrahim/LMS-TSF): reversible instance normalisation, a fixed
+sinusoidal positional encoding, average-pooled scales, moving-average decomposition, gated scale
+encoders with channel mixing, and cross-patch attention whose keys are the network's own scale-0
+(highest-resolution) forecast. The forward pass returns the forecast *and* every attention map, so
+both wrappers (:class:`~crossscale_ext.darts_model.CrossScaleNetModel` and
+:class:`~crossscale_ext.sktime_forecaster.CrossScaleNetForecaster`) and the saliency code share it.
+
+Extensions beyond the reference (all off, or neutral, by default):
+
+- ``n_targets`` < ``n_channels``: the trailing channels are inputs only (covariates); the forecast
+  keeps the first ``n_targets`` channels (the reference's "MS" mode keeps one channel the same way).
+- ``n_future_covariates`` / ``n_static_covariates``: a linear layer per horizon step (future) and a
+  linear offset (static) are added to the normalised forecast, as in Darts' NLinear / DLinear.
+- ``nr_params`` > 1: the final projection emits ``nr_params`` values per step and channel, for
+  likelihoods (quantiles, distribution parameters). With ``nr_params=1`` it is the reference layer.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = [
+    "CrossScaleNet",
+    "CrossScaleNetOutput",
+    "CrossPatchAttention",
+    "ScaleEncoder",
+    "SeriesDecomposition",
+    "ReversibleInstanceNorm",
+    "sinusoidal_positional_encoding",
+    "lagged_difference",
+]
+
+
+class CrossScaleNetOutput(NamedTuple):
+    """What :meth:`CrossScaleNet.forward` returns.
+
+    Attributes
+    ----------
+    forecast
+        ``(B, H, n_targets, nr_params)``, in the scale of the input (instance norm inverted).
+    patch_attention
+        One tensor per scale ``s = 1 .. n_scales - 1``, shape ``(B, P, P)``: row ``i`` is the query
+        patch, column ``j`` the key patch (keys from the stretched scale-0 forecast, values from input
+        patch ``j``). Rows sum to 1.
+    local_attention
+        One tensor per scale ``s >= 1``, shape ``(B, P, p_s, p_s)``: attention among the ``p_s``
+        steps inside each patch (keys from the stretched scale-0 seasonal forecast). Rows sum to 1.
+    scale_weights
+        ``sigmoid(w)`` of shape ``(n_scales,)``: the weight of every scale's prediction.
+    """
+
+    forecast: torch.Tensor
+    patch_attention: list[torch.Tensor]
+    local_attention: list[torch.Tensor]
+    scale_weights: torch.Tensor
+
+
+def lagged_difference(x: torch.Tensor) -> torch.Tensor:
+    """First difference along time with the first step kept: ``D(x)_t = x_t - x_(t-1)``, ``D(x)_0 = x_0``.
+
+    Parameters
+    ----------
+    x
+        ``(B, T, C)``.
+    """
+    return torch.cat([x[:, :1], x[:, 1:] - x[:, :-1]], dim=1)
+
+
+def sinusoidal_positional_encoding(length: int, width: int) -> torch.Tensor:
+    """Fixed sinusoidal encoding ``E[t, 2k] = sin(t w_k)``, ``E[t, 2k+1] = cos(t w_k)``, ``w_k = 10000^(-2k/C)``.
+
+    Returns a ``(length, width)`` tensor; odd widths drop the last cosine column, as the reference does.
+    """
+    position = torch.arange(length, dtype=torch.float32).unsqueeze(1)
+    frequencies = torch.exp(torch.arange(0, width, 2, dtype=torch.float32) * (-math.log(10000.0) / width))
+    encoding = torch.zeros(length, width)
+    encoding[:, 0::2] = torch.sin(position * frequencies)
+    encoding[:, 1::2] = torch.cos(position * frequencies[: width // 2])
+    return encoding
+
+
+class ReversibleInstanceNorm(nn.Module):
+    """RevIN: per-sample, per-channel standardisation over time, affine, statistics detached.
+
+    Parameters
+    ----------
+    n_channels
+        Number of channels ``C``.
+    eps
+        Added to the variance (default 1e-5, as the reference).
+    """
+
+    def __init__(self, n_channels: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.eps = eps
+        self.affine_weight = nn.Parameter(torch.ones(n_channels))
+        self.affine_bias = nn.Parameter(torch.zeros(n_channels))
+
+    def normalize(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Return ``(x_normalised, mean, stdev)`` for ``x`` of shape ``(B, T, C)``."""
+        mean = x.mean(dim=1, keepdim=True).detach()
+        stdev = torch.sqrt(x.var(dim=1, keepdim=True, unbiased=False) + self.eps).detach()
+        return (x - mean) / stdev * self.affine_weight + self.affine_bias, mean, stdev
+
+    def denormalize(
+        self, y: torch.Tensor, mean: torch.Tensor, stdev: torch.Tensor, n_channels: int
+    ) -> torch.Tensor:
+        """Invert :meth:`normalize` on the first ``n_channels`` channels of ``y`` ``(B, H, n_channels, K)``."""
+        weight = self.affine_weight[:n_channels].view(1, 1, -1, 1)
+        bias = self.affine_bias[:n_channels].view(1, 1, -1, 1)
+        y = (y - bias) / (weight + self.eps * self.eps)
+        return y * stdev[:, :, :n_channels, None] + mean[:, :, :n_channels, None]
+
+
+class SeriesDecomposition(nn.Module):
+    """Moving-average trend / seasonal split, ends padded by repetition, stride 1.
+
+    Parameters
+    ----------
+    kernel_size
+        Odd window length of the moving average (reference: 25).
+    """
+
+    def __init__(self, kernel_size: int) -> None:
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.pool = nn.AvgPool1d(kernel_size=kernel_size, stride=1)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return ``(seasonal, trend)`` for ``x`` of shape ``(B, T, C)``."""
+        pad = (self.kernel_size - 1) // 2
+        padded = torch.cat([x[:, :1].expand(-1, pad, -1), x, x[:, -1:].expand(-1, pad, -1)], dim=1)
+        trend = self.pool(padded.transpose(1, 2)).transpose(1, 2)
+        return x - trend, trend
+
+
+class ScaleEncoder(nn.Module):
+    """Gated temporal MLP, optional channel mixing, then a linear head from ``length`` to ``horizon`` steps.
+
+    ``M = Dropout(Linear(d->L)(ReLU(Linear(L->d)(U))))`` along time per channel; ``G = M * D(U)``;
+    ``U' = U + G (+ Dropout(MLP_C(G)) when mixing channels)``; output ``Linear(L->H)(U')``.
+
+    Parameters
+    ----------
+    length
+        Number of input steps at this scale.
+    horizon
+        Number of forecast steps.
+    n_channels
+        Number of channels.
+    d_model
+        Hidden width of both MLPs.
+    dropout
+        Dropout rate after each MLP.
+    channel_mixing
+        Whether to add the channel MLP.
+    """
+
+    def __init__(
+        self, length: int, horizon: int, n_channels: int, d_model: int, dropout: float, channel_mixing: bool
+    ) -> None:
+        super().__init__()
+        self.temporal = nn.Sequential(
+            nn.Linear(length, d_model), nn.ReLU(), nn.Linear(d_model, length), nn.Dropout(dropout)
+        )
+        self.channel = (
+            nn.Sequential(
+                nn.Linear(n_channels, d_model), nn.ReLU(), nn.Linear(d_model, n_channels), nn.Dropout(dropout)
+            )
+            if channel_mixing
+            else None
+        )
+        self.head = nn.Linear(length, horizon)
+
+    def forward(self, u: torch.Tensor) -> torch.Tensor:
+        """Map ``(B, length, C)`` to ``(B, horizon, C)``."""
+        gate = self.temporal(u.transpose(1, 2)).transpose(1, 2) * lagged_difference(u)
+        out = u + gate
+        if self.channel is not None:
+            out = out + self.channel(gate)
+        return self.head(out.transpose(1, 2)).transpose(1, 2)
+
+
+class CrossPatchAttention(nn.Module):
+    """Single-head patch (global) and intra-patch (local) attention, fused by addition.
+
+    Patch attention mean-pools each patch of query, key and value and attends between patches; local
+    attention attends between the ``patch_length`` steps inside each patch. Sequences whose length is
+    not a multiple of ``patch_length`` are zero-padded at the end and cropped afterwards.
+
+    Parameters
+    ----------
+    n_channels
+        Width ``C`` of the tokens (the projections are ``Linear(C, C)``).
+    patch_length
+        Steps per patch.
+    """
+
+    def __init__(self, n_channels: int, patch_length: int) -> None:
+        super().__init__()
+        self.patch_length = patch_length
+        self.scale = math.sqrt(n_channels)
+        self.patch_query = nn.Linear(n_channels, n_channels)
+        self.patch_key = nn.Linear(n_channels, n_channels)
+        self.patch_value = nn.Linear(n_channels, n_channels)
+        self.local_query = nn.Linear(n_channels, n_channels)
+        self.local_key = nn.Linear(n_channels, n_channels)
+        self.local_value = nn.Linear(n_channels, n_channels)
+
+    def _patches(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, T, C)`` to ``(B, P, p, C)``, zero-padding the end."""
+        batch, length, channels = x.shape
+        pad = (-length) % self.patch_length
+        if pad:
+            x = F.pad(x, (0, 0, 0, pad))
+        return x.reshape(batch, -1, self.patch_length, channels)
+
+    def forward(
+        self, query: torch.Tensor, patch_keys: torch.Tensor, local_keys: torch.Tensor, values: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Attend; all inputs ``(B, T, C)``.
+
+        Returns
+        -------
+        context
+            ``(B, T, C)``: patch context broadcast to every step of its patch plus local context.
+        patch_attention
+            ``(B, P, P)``.
+        local_attention
+            ``(B, P, p, p)``.
+        """
+        batch, length, channels = query.shape
+        q, k_patch, k_local, v = (self._patches(t) for t in (query, patch_keys, local_keys, values))
+
+        q_p = self.patch_query(q.mean(dim=2))
+        k_p = self.patch_key(k_patch.mean(dim=2))
+        v_p = self.patch_value(v.mean(dim=2))
+        patch_attention = torch.softmax(q_p @ k_p.transpose(-2, -1) / self.scale, dim=-1)
+        patch_context = (patch_attention @ v_p).unsqueeze(2)  # (B, P, 1, C): broadcast over steps
+
+        q_l, k_l, v_l = self.local_query(q), self.local_key(k_local), self.local_value(v)
+        local_attention = torch.softmax(q_l @ k_l.transpose(-2, -1) / self.scale, dim=-1)
+        local_context = local_attention @ v_l
+
+        context = (patch_context + local_context).reshape(batch, -1, channels)[:, :length]
+        return context, patch_attention, local_attention
+
+
+def _stretch(x: torch.Tensor, length: int) -> torch.Tensor:
+    """Linearly interpolate ``(B, T, C)`` along time to ``(B, length, C)``."""
+    return F.interpolate(x.transpose(1, 2), size=length, mode="linear").transpose(1, 2)
+
+
+class CrossScaleNet(nn.Module):
+    """CrossScaleNet: multi-scale forecaster whose cross-scale patch attention is its temporal saliency.
+
+    Parameters
+    ----------
+    input_length
+        Lookback ``L`` (input_chunk_length). Must be a multiple of ``2 ** (n_scales - 1)`` and at least
+        ``2 * base_patch_length``.
+    output_length
+        Horizon ``H`` (output_chunk_length).
+    n_channels
+        Number of input channels ``C`` (targets first, then covariates observed over the lookback).
+    n_targets
+        Number of leading channels to forecast. Default ``None``: all ``n_channels``.
+    n_future_covariates
+        Width of the future covariates passed to :meth:`forward` (known over the horizon). Default 0.
+    n_static_covariates
+        Flattened width of the static covariates passed to :meth:`forward`. Default 0.
+    nr_params
+        Values per forecast step and target (1 for a point forecast, the likelihood's parameter count
+        otherwise). Default 1.
+    n_scales
+        Number of scales, the input and ``n_scales - 1`` average-pooled (factor 2) versions. Default 4.
+    base_patch_length
+        Patch length ``p`` at the input resolution; scale ``s`` uses ``p / 2**s`` so every scale has the
+        same number of patches. Must be divisible by ``2 ** (n_scales - 1)``. Default 16.
+    moving_avg_kernel
+        Odd kernel of the trend moving average, the same at every scale (coarse scales are padded by
+        repetition, as in the reference). Default 25.
+    d_model
+        Hidden width of the encoders' MLPs. Default 32.
+    dropout
+        Dropout rate. Default 0.1.
+    channel_mixing
+        Add the channel MLP in every scale encoder (``False`` is the reference's channel-independent
+        mode). Default True.
+    instance_norm
+        Apply reversible instance normalisation (RevIN) to the input and invert it on the output.
+        Default True.
+
+    Raises
+    ------
+    ValueError
+        When a parameter is out of range or the lookback cannot be split into the scales and patches.
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = CrossScaleNet(input_length=96, output_length=24, n_channels=3)
+    >>> out = net(torch.randn(8, 96, 3))
+    >>> tuple(out.forecast.shape), tuple(out.patch_attention[0].shape)
+    ((8, 24, 3, 1), (8, 6, 6))
+    """
+
+    def __init__(
+        self,
+        input_length: int,
+        output_length: int,
+        n_channels: int,
+        n_targets: int | None = None,
+        n_future_covariates: int = 0,
+        n_static_covariates: int = 0,
+        nr_params: int = 1,
+        n_scales: int = 4,
+        base_patch_length: int = 16,
+        moving_avg_kernel: int = 25,
+        d_model: int = 32,
+        dropout: float = 0.1,
+        channel_mixing: bool = True,
+        instance_norm: bool = True,
+    ) -> None:
+        super().__init__()
+        n_targets = n_channels if n_targets is None else n_targets
+        validate_architecture(
+            input_length=input_length,
+            output_length=output_length,
+            n_scales=n_scales,
+            base_patch_length=base_patch_length,
+            moving_avg_kernel=moving_avg_kernel,
+            d_model=d_model,
+            dropout=dropout,
+        )
+        for name, value, low in (
+            ("n_channels", n_channels, 1),
+            ("n_targets", n_targets, 1),
+            ("n_future_covariates", n_future_covariates, 0),
+            ("n_static_covariates", n_static_covariates, 0),
+            ("nr_params", nr_params, 1),
+        ):
+            _check_int(name, value, low)
+        if n_targets > n_channels:
+            raise ValueError(f"n_targets={n_targets} exceeds n_channels={n_channels}; use n_targets <= n_channels.")
+
+        self.input_length = input_length
+        self.output_length = output_length
+        self.n_channels = n_channels
+        self.n_targets = n_targets
+        self.nr_params = nr_params
+        self.n_scales = n_scales
+        self.scale_lengths = [input_length // 2**s for s in range(n_scales)]
+        self.patch_lengths = [base_patch_length // 2**s for s in range(n_scales)]
+
+        self.instance_norm = ReversibleInstanceNorm(n_channels) if instance_norm else None
+        self.register_buffer(
+            "positional_encoding", sinusoidal_positional_encoding(input_length, n_channels), persistent=False
+        )
+        self.decomposition = SeriesDecomposition(moving_avg_kernel)
+        self.seasonal_encoders = nn.ModuleList(
+            ScaleEncoder(length, output_length, n_channels, d_model, dropout, channel_mixing)
+            for length in self.scale_lengths
+        )
+        self.trend_encoders = nn.ModuleList(
+            ScaleEncoder(length, output_length, n_channels, d_model, dropout, channel_mixing)
+            for length in self.scale_lengths
+        )
+        self.attention = nn.ModuleList(CrossPatchAttention(n_channels, p) for p in self.patch_lengths[1:])
+        self.scale_weights = nn.Parameter(torch.ones(n_scales))
+        self.projection = nn.Linear(n_scales * output_length, output_length * nr_params)
+        self.future_projection = (
+            nn.Linear(n_future_covariates, n_targets * nr_params) if n_future_covariates else None
+        )
+        self.static_projection = (
+            nn.Linear(n_static_covariates, n_targets * nr_params) if n_static_covariates else None
+        )
+
+    def scale_tokens(
+        self, x: torch.Tensor
+    ) -> tuple[list[torch.Tensor], torch.Tensor | None, torch.Tensor | None]:
+        """Normalise ``x`` ``(B, L, C)``, add the positional encoding and pool it into the scales.
+
+        Returns
+        -------
+        scales
+            ``n_scales`` tensors ``(B, L / 2**s, C)``: the tokens each scale (and its attention) sees.
+        mean, stdev
+            The instance-norm statistics ``(B, 1, C)`` (None without instance norm).
+        """
+        if x.dim() != 3 or x.shape[1:] != (self.input_length, self.n_channels):
+            raise ValueError(
+                f"x must have shape (batch, {self.input_length}, {self.n_channels}); got {tuple(x.shape)}."
+            )
+        mean = stdev = None
+        if self.instance_norm is not None:
+            x, mean, stdev = self.instance_norm.normalize(x)
+        scales = [x + self.positional_encoding.to(x.dtype)]
+        for _ in range(1, self.n_scales):
+            scales.append(F.avg_pool1d(scales[-1].transpose(1, 2), kernel_size=2).transpose(1, 2))
+        return scales, mean, stdev
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        future_covariates: torch.Tensor | None = None,
+        static_covariates: torch.Tensor | None = None,
+    ) -> CrossScaleNetOutput:
+        """Forecast from a batch of input windows.
+
+        Parameters
+        ----------
+        x
+            ``(B, input_length, n_channels)``; targets first.
+        future_covariates
+            ``(B, h, n_future_covariates)`` with ``h <= output_length`` (zero-padded to the horizon), or
+            None when the network has no future covariates.
+        static_covariates
+            ``(B, ...)`` with ``n_static_covariates`` values per sample, or None.
+
+        Returns
+        -------
+        CrossScaleNetOutput
+        """
+        batch = x.shape[0]
+        scales, mean, stdev = self.scale_tokens(x)
+        weights = torch.sigmoid(self.scale_weights)
+        predictions, patch_attention, local_attention = [], [], []
+        seasonal_0 = None
+        for s, u in enumerate(scales):
+            if s > 0:
+                length = self.scale_lengths[s]
+                u, a_patch, a_local = self.attention[s - 1](
+                    u, _stretch(predictions[0], length), _stretch(seasonal_0, length), u
+                )
+                patch_attention.append(a_patch)
+                local_attention.append(a_local)
+            seasonal, trend = self.decomposition(u)
+            seasonal_out = self.seasonal_encoders[s](seasonal)
+            predictions.append(weights[s] * (seasonal_out + self.trend_encoders[s](trend)))
+            if s == 0:
+                seasonal_0 = seasonal_out
+
+        stacked = torch.cat(predictions, dim=1)  # (B, n_scales * H, C)
+        out = self.projection(stacked.transpose(1, 2))  # (B, C, H * K)
+        out = out.reshape(batch, self.n_channels, self.output_length, self.nr_params).transpose(1, 2)
+        out = out[:, :, : self.n_targets]  # (B, H, n_targets, K)
+
+        if self.future_projection is not None:
+            if future_covariates is None:
+                raise ValueError("This network was built with future covariates; pass future_covariates.")
+            future_covariates = F.pad(future_covariates, (0, 0, 0, self.output_length - future_covariates.shape[1]))
+            out = out + self.future_projection(future_covariates).reshape(
+                batch, self.output_length, self.n_targets, self.nr_params
+            )
+        if self.static_projection is not None:
+            if static_covariates is None:
+                raise ValueError("This network was built with static covariates; pass static_covariates.")
+            out = out + self.static_projection(static_covariates.reshape(batch, -1)).reshape(
+                batch, 1, self.n_targets, self.nr_params
+            )
+        if self.instance_norm is not None:
+            out = self.instance_norm.denormalize(out, mean, stdev, self.n_targets)
+        return CrossScaleNetOutput(out, patch_attention, local_attention, weights)
+
+
+def _check_int(name: str, value: object, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"{name} must be an integer >= {low}; got {value!r}.")
+
+
+def validate_architecture(
+    input_length: int,
+    output_length: int,
+    n_scales: int,
+    base_patch_length: int,
+    moving_avg_kernel: int,
+    d_model: int,
+    dropout: float,
+) -> None:
+    """Check that the lookback, scales, patches and kernel fit together; raise ``ValueError`` naming the fix.
+
+    Used by the network and, before any data is seen, by both wrappers' constructors.
+    """
+    _check_int("input_chunk_length", input_length, 1)
+    _check_int("output_chunk_length", output_length, 1)
+    _check_int("d_model", d_model, 1)
+    _check_int("n_scales", n_scales, 2)
+    _check_int("base_patch_length", base_patch_length, 1)
+    _check_int("moving_avg_kernel", moving_avg_kernel, 1)
+    if isinstance(dropout, bool) or not isinstance(dropout, int | float) or not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be a float in [0, 1); got {dropout!r}.")
+    factor = 2 ** (n_scales - 1)
+    if input_length % factor:
+        valid = max(factor, round(input_length / factor) * factor)
+        raise ValueError(
+            f"input_chunk_length={input_length} cannot be halved {n_scales - 1} times (n_scales={n_scales}): "
+            f"it must be a multiple of {factor}, e.g. input_chunk_length={valid}, or use fewer scales."
+        )
+    if base_patch_length % factor:
+        valid = max(factor, round(base_patch_length / factor) * factor)
+        raise ValueError(
+            f"base_patch_length={base_patch_length} must be a multiple of 2**(n_scales-1)={factor} so that every "
+            f"scale has a whole patch length, e.g. base_patch_length={valid}."
+        )
+    if input_length < 2 * base_patch_length:
+        raise ValueError(
+            f"input_chunk_length={input_length} holds fewer than two patches of base_patch_length="
+            f"{base_patch_length}, so the patch attention would be constant: use base_patch_length <= "
+            f"{max(factor, (input_length // 2) // factor * factor)} or a longer input_chunk_length."
+        )
+    if moving_avg_kernel % 2 == 0:
+        raise ValueError(
+            f"moving_avg_kernel={moving_avg_kernel} must be odd so the trend keeps the series length; "
+            f"use {moving_avg_kernel + 1}."
+        )
+    if moving_avg_kernel > input_length:
+        raise ValueError(
+            f"moving_avg_kernel={moving_avg_kernel} is longer than the input window "
+            f"(input_chunk_length={input_length}): use an odd kernel <= {input_length - (input_length % 2 == 0)}."
+        )

@@ -1,0 +1,127 @@
+"""The plain PyTorch network, without Darts or sktime."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from crossscale_ext import CrossScaleNet
+from crossscale_ext.network import SeriesDecomposition, lagged_difference, sinusoidal_positional_encoding
+
+
+def test_reference_configuration_parameter_count():
+    # C=7, d_model=32, L=96, H=96: the authors' reference model has 100,866 parameters (100.9K)
+    net = CrossScaleNet(input_length=96, output_length=96, n_channels=7)
+    assert sum(p.numel() for p in net.parameters()) == 100_866
+
+
+def test_shapes_of_forecast_and_attention():
+    net = CrossScaleNet(input_length=96, output_length=24, n_channels=3, n_targets=2, nr_params=3)
+    out = net(torch.randn(5, 96, 3))
+    assert out.forecast.shape == (5, 24, 2, 3)
+    assert len(out.patch_attention) == len(out.local_attention) == 3
+    for s, (a_p, a_l) in enumerate(zip(out.patch_attention, out.local_attention), start=1):
+        assert a_p.shape == (5, 6, 6)
+        p = 16 // 2**s
+        assert a_l.shape == (5, 6, p, p)
+    assert out.scale_weights.shape == (4,)
+
+
+def test_attention_rows_sum_to_one():
+    net = CrossScaleNet(input_length=64, output_length=16, n_channels=2)
+    out = net(torch.randn(3, 64, 2))
+    for a in out.patch_attention + out.local_attention:
+        torch.testing.assert_close(a.sum(-1), torch.ones_like(a.sum(-1)))
+        assert (a >= 0).all()
+
+
+def test_padding_when_scale_is_not_a_multiple_of_the_patch():
+    # L=40 with base patch 16: 3 patches, the last one zero-padded and cropped
+    net = CrossScaleNet(input_length=40, output_length=8, n_channels=1, n_scales=2, base_patch_length=16)
+    out = net(torch.randn(2, 40, 1))
+    assert out.patch_attention[0].shape == (2, 3, 3)
+    assert out.forecast.shape == (2, 8, 1, 1)
+
+
+def test_gradients_reach_scale0_encoders_through_the_keys():
+    torch.manual_seed(0)
+    net = CrossScaleNet(input_length=64, output_length=16, n_channels=2, dropout=0.0)
+    with torch.no_grad():  # cut the direct path: scale 0's block of the final projection is zero
+        net.projection.weight[:, :16] = 0.0
+    net(torch.randn(4, 64, 2)).forecast.pow(2).mean().backward()
+    # only the keys (scale-0 forecast and its seasonal part) connect scale 0 to the output now
+    assert net.seasonal_encoders[0].head.weight.grad.abs().sum() > 0
+    assert net.trend_encoders[0].head.weight.grad.abs().sum() > 0
+    assert net.attention[0].patch_key.weight.grad.abs().sum() > 0
+    assert net.attention[0].local_key.weight.grad.abs().sum() > 0
+
+
+def test_same_seed_same_output():
+    x = torch.randn(2, 96, 4)
+
+    def build():
+        torch.manual_seed(123)
+        return CrossScaleNet(input_length=96, output_length=12, n_channels=4).eval()
+
+    torch.testing.assert_close(build()(x).forecast, build()(x).forecast)
+
+
+def test_instance_norm_makes_forecast_shift_equivariant():
+    torch.manual_seed(0)
+    net = CrossScaleNet(input_length=32, output_length=8, n_channels=1, n_scales=2, base_patch_length=8,
+                        moving_avg_kernel=5).eval()
+    x = torch.randn(2, 32, 1)
+    torch.testing.assert_close(net(x + 100.0).forecast, net(x).forecast + 100.0, atol=1e-3, rtol=1e-4)
+
+
+def test_future_and_static_covariates_change_the_forecast():
+    torch.manual_seed(0)
+    net = CrossScaleNet(input_length=32, output_length=8, n_channels=3, n_targets=1, n_future_covariates=2,
+                        n_static_covariates=4, n_scales=2, base_patch_length=8, moving_avg_kernel=5).eval()
+    x, fut, stat = torch.randn(2, 32, 3), torch.randn(2, 8, 2), torch.randn(2, 1, 4)
+    base = net(x, fut, stat).forecast
+    assert not torch.allclose(base, net(x, fut + 1.0, stat).forecast)
+    assert not torch.allclose(base, net(x, fut, stat + 1.0).forecast)
+    # a shorter future window (n < output_length at the end of the data) is zero-padded
+    assert net(x, fut[:, :5], stat).forecast.shape == (2, 8, 1, 1)
+    with pytest.raises(ValueError, match="future_covariates"):
+        net(x, None, stat)
+
+
+def test_building_blocks():
+    x = torch.arange(6.0).reshape(1, 6, 1)
+    torch.testing.assert_close(lagged_difference(x).flatten(), torch.tensor([0.0, 1, 1, 1, 1, 1]))
+    seasonal, trend = SeriesDecomposition(3)(x)
+    torch.testing.assert_close(trend.flatten(), torch.tensor([1 / 3, 1, 2, 3, 4, 14 / 3]))
+    torch.testing.assert_close(seasonal + trend, x)
+    pe = sinusoidal_positional_encoding(5, 3)
+    assert pe.shape == (5, 3)
+    torch.testing.assert_close(pe[:, 0], torch.sin(torch.arange(5.0)))
+    torch.testing.assert_close(pe[:, 1], torch.cos(torch.arange(5.0)))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"input_length": 100}, r"multiple of 8, e.g. input_chunk_length=96"),
+        ({"base_patch_length": 12}, r"base_patch_length=12 must be a multiple of"),
+        ({"input_length": 24}, r"fewer than two patches"),
+        ({"moving_avg_kernel": 24}, r"must be odd.*use 25"),
+        ({"moving_avg_kernel": 101}, r"longer than the input window"),
+        ({"n_scales": 1}, r"n_scales must be an integer >= 2"),
+        ({"dropout": 1.5}, r"dropout must be a float in \[0, 1\)"),
+        ({"n_targets": 9}, r"n_targets=9 exceeds n_channels=3"),
+        ({"d_model": 0}, r"d_model must be an integer >= 1"),
+    ],
+)
+def test_invalid_configuration_raises_with_a_fix(kwargs, message):
+    params = {"input_length": 96, "output_length": 24, "n_channels": 3} | kwargs
+    with pytest.raises(ValueError, match=message):
+        CrossScaleNet(**params)
+
+
+def test_wrong_input_shape_is_reported():
+    net = CrossScaleNet(input_length=32, output_length=8, n_channels=2, n_scales=2, base_patch_length=8,
+                        moving_avg_kernel=5)
+    with pytest.raises(ValueError, match=r"x must have shape \(batch, 32, 2\)"):
+        net(torch.randn(2, 30, 2))
