@@ -44,6 +44,20 @@ from crossscale_ext.saliency import (
 __all__ = ["CrossScaleNetModel", "CrossScaleNetExplainabilityResult"]
 
 
+def _as_series_list(name: str, value: Any) -> list[TimeSeries]:
+    """``value`` as a list of ``TimeSeries`` (empty for None); ``TypeError`` naming ``name`` otherwise."""
+    if value is None:
+        return []
+    if isinstance(value, TimeSeries):
+        return [value]
+    if isinstance(value, Sequence) and not isinstance(value, str) and all(isinstance(v, TimeSeries) for v in value):
+        return list(value)
+    raise TypeError(
+        f"{name} must be a darts TimeSeries or a sequence of TimeSeries; got {type(value).__name__}. Build one with "
+        "TimeSeries.from_dataframe(...) or TimeSeries.from_values(...)."
+    )
+
+
 def _use_monte_carlo_dropout(module: nn.Module) -> None:
     """Replace every ``nn.Dropout`` below ``module`` by Darts' ``MonteCarloDropout`` (same rate, same state)."""
     for name, child in module.named_children():
@@ -325,9 +339,7 @@ class CrossScaleNetModel(MixedCovariatesTorchModel):
             return
         for name, group in (("series", series), ("past_covariates", past_covariates),
                             ("future_covariates", future_covariates)):
-            for i, ts in enumerate(series2seq(group) or []):
-                if not isinstance(ts, TimeSeries):
-                    raise TypeError(f"{name} must be a darts TimeSeries or a sequence of them; got {type(ts)}.")
+            for i, ts in enumerate(_as_series_list(name, group)):
                 n_missing = int(np.isnan(ts.values(copy=False)).sum())
                 if n_missing:
                     raise ValueError(
@@ -349,6 +361,34 @@ class CrossScaleNetModel(MixedCovariatesTorchModel):
                     + "). Use a longer series or smaller chunk lengths."
                 )
 
+    def _check_covariate_span(
+        self,
+        series: TimeSeries | Sequence[TimeSeries],
+        past_covariates: TimeSeries | Sequence[TimeSeries] | None,
+        future_covariates: TimeSeries | Sequence[TimeSeries] | None,
+    ) -> None:
+        """Training covariates must cover every training window of their target series."""
+        targets = _as_series_list("series", series)
+        lead = self.output_chunk_length + self.output_chunk_shift
+        for name, group, end_offset in (("past_covariates", past_covariates, -lead), ("future_covariates",
+                                                                                      future_covariates, 0)):
+            covariates = _as_series_list(name, group)
+            if not covariates:
+                continue
+            if len(covariates) != len(targets):
+                raise ValueError(
+                    f"{name} holds {len(covariates)} series but series holds {len(targets)}: give one covariate "
+                    "series per target series."
+                )
+            for i, (target, cov) in enumerate(zip(targets, covariates)):
+                needed_end = target.end_time() + end_offset * target.freq
+                if cov.start_time() > target.start_time() or cov.end_time() < needed_end:
+                    raise ValueError(
+                        f"{name}[{i}] spans {cov.start_time()} to {cov.end_time()}, but to fit on series[{i}] it must "
+                        f"cover {target.start_time()} to {needed_end}. Extend the covariates, or trim the target "
+                        f"to the covariates' span (e.g. series.slice_intersect({name}))."
+                    )
+
     def fit(
         self,
         series: TimeSeries | Sequence[TimeSeries],
@@ -369,6 +409,7 @@ class CrossScaleNetModel(MixedCovariatesTorchModel):
             self.input_chunk_length + self.output_chunk_length + self.output_chunk_shift,
             "fit",
         )
+        self._check_covariate_span(series, past_covariates, future_covariates)
         for key in ("val_series", "val_past_covariates", "val_future_covariates"):
             if kwargs.get(key) is not None:
                 self._check_inputs(kwargs[key], None, None, 0, "validate")
@@ -452,6 +493,8 @@ class CrossScaleNetModel(MixedCovariatesTorchModel):
                     "This model was fit on several series (or loaded without them): pass `series` to saliency()."
                 )
             series = self.training_series
+        min_length = self.input_chunk_length + (self.output_chunk_length + self.output_chunk_shift) * (windows == "all")
+        self._check_inputs(series, past_covariates, future_covariates, min_length, "compute saliency")
         called_with_single_series = isinstance(series, TimeSeries)
         series = series2seq(series)
         if past_covariates is None and self.past_covariate_series is not None:
@@ -459,8 +502,6 @@ class CrossScaleNetModel(MixedCovariatesTorchModel):
         if future_covariates is None and self.future_covariate_series is not None:
             future_covariates = [self.future_covariate_series] * len(series)
         past_covariates, future_covariates = series2seq(past_covariates), series2seq(future_covariates)
-        min_length = self.input_chunk_length + (self.output_chunk_length + self.output_chunk_shift) * (windows == "all")
-        self._check_inputs(series, past_covariates, future_covariates, min_length, "compute saliency")
         self._verify_past_future_covariates(past_covariates=past_covariates, future_covariates=future_covariates)
         informative = warn_if_uninformative(self.output_chunk_length, self.n_patches)
 

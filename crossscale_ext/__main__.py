@@ -1,0 +1,7 @@
+"""``python -m crossscale_ext ...`` is the ``crossscale`` command line."""
+
+import sys
+
+from crossscale_ext.cli import main
+
+sys.exit(main())

@@ -1,0 +1,62 @@
+"""A test of meaning: does the saliency point at the lag a series copies?
+
+The series copies its value ``K`` steps back (``y_t = 0.95 y_(t-K) + noise``), so a forecast of ``H`` steps
+rests on the input lags ``K - H + 1 .. K`` and on nothing else. The first test checks that the trained
+model does rest on them (occlusion), so the set-up is sound; the second asks the issue's question of the
+per-step attention map. It is an expected failure: measured on this set-up (and on H = 24 and H = 48),
+the attention maps stay near uniform and peak at the most recent lags, because the scale-0 encoders read
+every input step directly, without attention, and the attention of the coarser scales is incidental to a
+fixed-lag dependence. See docs/saliency.md ("What the maps do not tell you"). ``strict=True`` makes the
+suite fail if the maps start to pass, so the documentation is updated with them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from darts import TimeSeries
+
+from crossscale_ext import CrossScaleNetModel
+
+K, L, H = 48, 96, 8
+
+
+@pytest.fixture(scope="module")
+def lag_copy_model():
+    from conftest import QUIET_TRAINER
+
+    rng = np.random.default_rng(0)
+    y = np.zeros(2200)
+    y[:K] = rng.normal(size=K)
+    for t in range(K, len(y)):
+        y[t] = 0.95 * y[t - K] + 0.3 * rng.normal()
+    series = TimeSeries.from_values(y.astype("float32"))
+    model = CrossScaleNetModel(input_chunk_length=L, output_chunk_length=H, n_epochs=6, random_state=0,
+                               optimizer_kwargs={"lr": 1e-3}, pl_trainer_kwargs=dict(QUIET_TRAINER))
+    model.fit(series[:2000])
+    return model, series[1900:]
+
+
+def test_the_model_rests_on_lag_k(lag_copy_model):
+    """Occlusion: replacing the H input steps at lags K-H+1..K moves the forecast most."""
+    model, test = lag_copy_model
+    network = model.model.network.eval()
+    values = test.values()[:, 0]
+    windows = torch.tensor(np.stack([values[i:i + L] for i in range(0, len(values) - L, 4)]))[..., None]
+    with torch.no_grad():
+        base = network(windows).forecast
+        change_by_block = {}
+        for last_lag in range(H, L + 1, H):  # blocks of H lags: last_lag - H + 1 .. last_lag
+            occluded = windows.clone()
+            occluded[:, L - last_lag:L - last_lag + H] = windows.mean(dim=1, keepdim=True)
+            change_by_block[last_lag] = (network(occluded).forecast - base).abs().mean().item()
+    assert max(change_by_block, key=change_by_block.get) == K, change_by_block
+
+
+@pytest.mark.xfail(strict=True, reason="measured: the attention maps do not locate a fixed lag (module docstring)")
+def test_per_step_saliency_peaks_at_lag_k(lag_copy_model):
+    model, test = lag_copy_model
+    profile = model.saliency(test, windows="all").lag_profile("per_step")  # entry l - 1 is lag l
+    peak_lag = int(np.argmax(profile)) + 1
+    assert K - H <= peak_lag <= K + 1, f"per-step map peaks at lag {peak_lag}"
