@@ -1,10 +1,8 @@
-"""
-CrossScaleNet for Darts
------------------------
+"""CrossScaleNet for Darts: :class:`CrossScaleNetModel` and its explainability result.
 
-:class:`CrossScaleNetModel`, a Darts ``MixedCovariatesTorchModel`` around the plain
-:class:`~crossscale_ext.network.CrossScaleNet`, with :meth:`CrossScaleNetModel.saliency` (the attention
-maps of every window) and :meth:`CrossScaleNetModel.explain` (a Darts explainability result).
+A Darts ``MixedCovariatesTorchModel`` around the plain :class:`~crossscale_ext.network.CrossScaleNet`, with
+:meth:`CrossScaleNetModel.saliency` (the attention maps of every window) and :meth:`CrossScaleNetModel.explain`
+(a Darts explainability result).
 """
 
 from __future__ import annotations

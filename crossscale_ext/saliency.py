@@ -268,8 +268,10 @@ class SaliencyResult:
         return frame
 
     def to_timeseries(self, window: int = -1):
-        """Saliency of one window as a Darts ``TimeSeries`` over the input time stamps (same columns as
-        :meth:`to_dataframe`)."""
+        """Saliency of one window as a Darts ``TimeSeries`` over the input time stamps.
+
+        The columns are those of :meth:`to_dataframe`.
+        """
         from darts import TimeSeries
 
         frame = self.to_dataframe(window)

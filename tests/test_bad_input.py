@@ -62,7 +62,7 @@ def test_covariates_that_do_not_cover_the_span(trainer_kwargs):
         model.predict(8, series=series, past_covariates=past[:60], future_covariates=future)
     with pytest.raises(ValueError, match=r"future_covariates\[0\] spans .* must cover .*slice_intersect"):
         make(trainer_kwargs).fit(series, future_covariates=future[50:])
-    with pytest.raises(ValueError, match=r"past_covariates\[0\] spans .* must cover 2024-01-01 00:00:00 to 2024-01-04 "):
+    with pytest.raises(ValueError, match=r"past_covariates\[0\] spans .* must cover 2024-01-01 00:00:00 to 2024-01-04"):
         make(trainer_kwargs).fit(series, past_covariates=past[:80])
     with pytest.raises(ValueError, match="one covariate series per target series"):
         make(trainer_kwargs).fit([series, series], past_covariates=[past])
