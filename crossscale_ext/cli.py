@@ -1,7 +1,8 @@
 """The ``crossscale`` command line: ``crossscale demo`` and ``crossscale bench {saliency,forecast}``.
 
 Each sub-command lives in its own module, which exposes ``add_arguments(parser)`` and ``run(args) -> int``;
-this file only wires them together, so ``crossscale --help`` stays fast (modules load on use).
+this file only wires them together. Only the module of the command being run is imported, so
+``crossscale --help`` stays fast and one command's dependencies never break another.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every sub-command registered."""
+def build_parser(selected: tuple[str, ...] | None = None) -> argparse.ArgumentParser:
+    """The argument parser; only the ``selected`` command's module is imported to add its options."""
     parser = argparse.ArgumentParser(
         prog="crossscale", description="CrossScaleNet: multi-scale forecasting with attention as temporal saliency."
     )
@@ -44,18 +45,23 @@ def build_parser() -> argparse.ArgumentParser:
                 groups[path[0]] = group.add_subparsers(dest=f"{path[0]}_command", required=True, metavar="NAME")
             sub = groups[path[0]].add_parser(path[1], help=help_text, description=help_text)
         sub.set_defaults(_module=module_name)
-        _add_module_arguments(sub, module_name)
+        if path == selected:
+            importlib.import_module(module_name).add_arguments(sub)
     return parser
 
 
-def _add_module_arguments(parser: argparse.ArgumentParser, module_name: str) -> None:
-    module = importlib.import_module(module_name)
-    module.add_arguments(parser)
+def _selected_command(argv: Sequence[str]) -> tuple[str, ...] | None:
+    """The command path that ``argv`` starts with, if any."""
+    for path in COMMANDS:
+        if tuple(argv[: len(path)]) == path:
+            return path
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(_selected_command(argv)).parse_args(argv)
     module = importlib.import_module(args._module)
     return int(module.run(args) or 0)
 

@@ -538,7 +538,7 @@ class CrossScaleNetModel(MixedCovariatesTorchModel):
         loader = torch.utils.data.DataLoader(
             dataset, batch_size=batch_size or self.batch_size, shuffle=False, collate_fn=_batch_collate_fn_predict
         )
-        forecasts, maps, pred_times = [], [], []
+        forecasts, maps, pred_times, inputs = [], [], [], []
         try:
             for batch in loader:
                 def _tensor(t: torch.Tensor | None) -> torch.Tensor | None:
@@ -552,6 +552,7 @@ class CrossScaleNetModel(MixedCovariatesTorchModel):
                     static_covariates=_tensor(batch.static_covariates),
                 )
                 forecast, batch_maps = module.explain_batch(x_in)
+                inputs.append(x_in.concatenate_past_features().float().cpu().numpy())
                 forecasts.append(self._point_forecast(forecast))
                 maps.append(batch_maps)
                 pred_times.extend(batch.pred_time)
@@ -559,6 +560,7 @@ class CrossScaleNetModel(MixedCovariatesTorchModel):
             module.train(was_training)
         all_maps = concatenate_maps(maps)
         all_forecasts = np.concatenate(forecasts)
+        all_inputs = np.concatenate(inputs)
 
         component_names = self._input_component_names(series[0], past_covariates, future_covariates)
         results, offset = [], 0
@@ -585,6 +587,7 @@ class CrossScaleNetModel(MixedCovariatesTorchModel):
                     component_names=component_names,
                     target_names=list(ts.components),
                     informative=informative,
+                    inputs=all_inputs[sl],
                 )
             )
         return results[0] if called_with_single_series else results

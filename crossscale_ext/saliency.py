@@ -208,6 +208,8 @@ class SaliencyResult:
     informative
         False when the horizon is too short for the attention to differ between patches (see
         :func:`attention_is_informative`).
+    inputs
+        ``(W, L, C)``: the input windows' values (components as ``component_names``), or None.
     """
 
     paper: np.ndarray
@@ -222,6 +224,7 @@ class SaliencyResult:
     component_names: list[str]
     target_names: list[str]
     informative: bool = True
+    inputs: np.ndarray | None = None
     metadata: dict = field(default_factory=dict)
 
     @property
@@ -282,6 +285,22 @@ class SaliencyResult:
             values=frame.to_numpy(),
             columns=list(frame.columns),
         )
+
+    def per_scale(self, window: int = -1) -> np.ndarray:
+        """Per-step map of each attended scale ``s >= 1`` at input resolution, ``(n_scales - 1, L)``.
+
+        Row ``s - 1`` is scale ``s``'s map before the scales are averaged (each row sums to 1); the
+        ``per_step`` map is their average weighted by ``sigmoid(w_s)``.
+        """
+        w = self._window(window)
+        length = self.per_step.shape[1]
+        rows = []
+        for s, (a_patch, a_local) in enumerate(zip(self.patch_attention, self.local_attention), start=1):
+            steps = _per_step_at_scale(
+                torch.from_numpy(a_patch[w : w + 1]), torch.from_numpy(a_local[w : w + 1]), length // 2**s
+            )
+            rows.append(_to_input_resolution(steps, 2**s)[0].numpy())
+        return np.stack(rows)
 
     def lag_profile(self, kind: str = "per_step") -> np.ndarray:
         """Mean saliency by lag over all windows, ``(L,)``; entry ``l - 1`` is lag ``l`` (lag 1 = last input step)."""

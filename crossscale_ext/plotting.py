@@ -1,0 +1,134 @@
+"""Plots of CrossScaleNet saliency: the input window with its forecast, and the maps beneath it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from crossscale_ext.saliency import SaliencyResult
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
+
+__all__ = ["plot_saliency"]
+
+_MAP_KINDS = ("per_component", "per_step", "paper")
+
+
+def plot_saliency(
+    result: SaliencyResult,
+    window: int = -1,
+    kind: str = "per_component",
+    per_scale: bool = True,
+    ground_truth: np.ndarray | None = None,
+    figsize: tuple[float, float] | None = None,
+    title: str | None = None,
+) -> Figure:
+    """Draw one window: its input and forecast on top, the saliency beneath it as a heatmap.
+
+    Parameters
+    ----------
+    result
+        A :class:`~crossscale_ext.saliency.SaliencyResult` (from ``CrossScaleNetModel.saliency`` or
+        ``CrossScaleNetForecaster``).
+    window
+        Which window of ``result`` to draw. Default: ``-1``, the last.
+    kind
+        The heatmap: ``"per_component"`` (default; time x input component), ``"per_step"`` or ``"paper"``
+        (one row each).
+    per_scale
+        Add a panel with the per-step map of every attended scale (``SaliencyResult.per_scale``), and the
+        ``paper`` and ``per_step`` maps as lines. Default: ``True``.
+    ground_truth
+        Optional ``(L, C)`` or ``(L,)`` mask of the truly important cells, drawn as a heatmap beside the
+        saliency (synthetic data). Default: ``None``.
+    figsize
+        Matplotlib figure size. Default: chosen from the number of panels.
+    title
+        Figure title. Default: the forecast start.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (not shown; call ``fig.savefig(path)`` or display it in a notebook).
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``kind`` or a ``ground_truth`` whose shape does not match the window.
+    """
+    import matplotlib.pyplot as plt
+
+    if not isinstance(result, SaliencyResult):
+        raise TypeError(f"result must be a SaliencyResult; got {type(result).__name__}.")
+    if kind not in _MAP_KINDS:
+        raise ValueError(f"kind must be one of {list(_MAP_KINDS)}; got {kind!r}.")
+    w = result._window(window)
+    length = result.per_step.shape[1]
+    if kind == "per_component":
+        heat, rows = result.per_component[w].T, list(result.component_names)
+    else:
+        heat, rows = getattr(result, kind)[w][None, :], [kind]
+    truth = None
+    if ground_truth is not None:
+        truth = np.asarray(ground_truth, dtype=float)
+        truth = truth[:, None] if truth.ndim == 1 else truth
+        if truth.shape[0] != length:
+            raise ValueError(f"ground_truth must have {length} rows (one per input step); got shape {truth.shape}.")
+        truth = truth.T
+
+    panels = ["series", "heat"] + (["truth"] if truth is not None else []) + (["scales"] if per_scale else [])
+    heights = {"series": 3.0, "heat": max(1.2, 0.35 * len(rows)), "truth": max(1.2, 0.35 * truth.shape[0])
+               if truth is not None else 0.0, "scales": 2.2}
+    fig, axes = plt.subplots(
+        len(panels), 1, figsize=figsize or (11, sum(heights[p] for p in panels) + 0.8), sharex=True,
+        gridspec_kw={"height_ratios": [heights[p] for p in panels]}, constrained_layout=True,
+    )
+    axes = dict(zip(panels, np.atleast_1d(axes)))
+    horizon = result.forecast_index.shape[1]
+    input_x, forecast_x = np.arange(length), np.arange(length, length + horizon)
+
+    ax = axes["series"]
+    if result.inputs is not None:
+        for c, name in enumerate(result.component_names):
+            is_target = name in result.target_names
+            ax.plot(input_x, result.inputs[w, :, c], lw=1.6 if is_target else 0.9, alpha=1.0 if is_target else 0.6,
+                    label=name)
+    for t, name in enumerate(result.target_names):
+        ax.plot(forecast_x, result.forecast[w, :, t], ls="--", lw=1.6, label=f"{name} forecast")
+    ax.axvline(length - 0.5, color="grey", lw=0.8)
+    ax.legend(loc="upper left", fontsize=7, ncol=min(4, len(result.component_names) + len(result.target_names)))
+    ax.set_ylabel("value")
+
+    def _heatmap(axis, values: np.ndarray, labels: list[str], label: str) -> None:
+        padded = np.concatenate([values, np.full((values.shape[0], horizon), np.nan)], axis=1)
+        image = axis.imshow(padded, aspect="auto", cmap="viridis", interpolation="nearest",
+                            extent=(-0.5, length + horizon - 0.5, len(labels) - 0.5, -0.5))
+        axis.set_yticks(range(len(labels)), labels, fontsize=8)
+        axis.set_ylabel(label)
+        fig.colorbar(image, ax=axis, pad=0.01, fraction=0.03)
+
+    _heatmap(axes["heat"], heat, rows, f"saliency\n({kind})")
+    if truth is not None:
+        truth_rows = rows if truth.shape[0] == len(rows) else [f"c{i}" for i in range(truth.shape[0])]
+        _heatmap(axes["truth"], truth, truth_rows, "ground\ntruth")
+    if per_scale:
+        ax = axes["scales"]
+        scales = result.per_scale(w)
+        for s, row in enumerate(scales, start=1):
+            ax.plot(input_x, row, lw=0.9, alpha=0.8, label=f"scale {s} (sigmoid w={result.scale_weights[s]:.2f})")
+        ax.plot(input_x, result.per_step[w], color="black", lw=1.6, label="per_step")
+        paper = result.paper[w] / max(result.paper[w].sum(), 1e-12)
+        ax.plot(input_x, paper, color="black", ls=":", lw=1.4, label="paper (normalised)")
+        ax.set_ylabel("mass per step")
+        ax.legend(loc="upper left", fontsize=7, ncol=3)
+
+    ticks = np.linspace(0, length + horizon - 1, 7).round().astype(int)
+    times = np.concatenate([result.input_index[w], result.forecast_index[w]])
+    last = axes[panels[-1]]
+    last.set_xticks(ticks, [str(times[t])[:16] for t in ticks], fontsize=7, rotation=20)
+    last.set_xlabel("time (input window | forecast)")
+    fig.suptitle(title or f"CrossScaleNet saliency, forecast from {str(result.forecast_index[w][0])[:16]}"
+                 + ("" if result.informative else "  [horizon too short: maps near uniform]"))
+    return fig
