@@ -26,6 +26,10 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
         "crossscale_ext.benchmarks.forecast",
         "long-horizon accuracy and speed on real data against Darts peers",
     ),
+    ("bench", "lagcopy"): (
+        "crossscale_ext.benchmarks.lagcopy",
+        "does the saliency point at the lag a series copies? (maps and occlusion)",
+    ),
 }
 
 
