@@ -8,6 +8,7 @@ cross-scale attention; :class:`CrossScaleNetModel` wraps it as a Darts ``TorchFo
 from crossscale_ext.darts_model import CrossScaleNetExplainabilityResult, CrossScaleNetModel
 from crossscale_ext.network import CrossScaleNet, CrossScaleNetOutput
 from crossscale_ext.saliency import SaliencyResult, ShortHorizonWarning
+from crossscale_ext.sktime_forecaster import CrossScaleNetForecaster
 
 __version__ = "0.1.0"
 
@@ -16,6 +17,7 @@ __all__ = [
     "CrossScaleNetOutput",
     "CrossScaleNetModel",
     "CrossScaleNetExplainabilityResult",
+    "CrossScaleNetForecaster",
     "SaliencyResult",
     "ShortHorizonWarning",
     "__version__",

@@ -26,8 +26,17 @@ QUIET_TRAINER = {
 }
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread():
+    """The test models are tiny: one intra-op thread is several times faster than two on a busy 2-core machine."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 @pytest.fixture(autouse=True)
-def _seed_and_threads():
+def _seed():
     torch.manual_seed(0)
     np.random.seed(0)
     yield
