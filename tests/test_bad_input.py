@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import noisy_sine
 from darts.utils.timeseries_generation import linear_timeseries
+from support import noisy_sine
 
 from crossscale_ext import CrossScaleNetModel
 

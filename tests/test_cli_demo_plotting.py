@@ -8,7 +8,7 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 import pytest
-from conftest import noisy_sine
+from support import noisy_sine
 
 from crossscale_ext import CrossScaleNetModel
 from crossscale_ext.cli import main
@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def saliency_result():
-    from conftest import QUIET_TRAINER
+    from support import QUIET_TRAINER
 
     series = noisy_sine(length=150, n_components=2)
     model = CrossScaleNetModel(input_chunk_length=32, output_chunk_length=8, n_scales=3, base_patch_length=8,

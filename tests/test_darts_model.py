@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import noisy_sine
 from darts import TimeSeries
 from darts.metrics import mse
 from darts.utils.likelihood_models.torch import QuantileRegression
 from darts.utils.timeseries_generation import datetime_attribute_timeseries, linear_timeseries
+from support import noisy_sine
 
 from crossscale_ext import CrossScaleNetModel
 

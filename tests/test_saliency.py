@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import noisy_sine
 from darts import TimeSeries
 from darts.utils.timeseries_generation import linear_timeseries
+from support import noisy_sine
 
 from crossscale_ext import CrossScaleNet, CrossScaleNetModel, SaliencyResult, ShortHorizonWarning
 from crossscale_ext.saliency import attention_is_informative, compute_maps
@@ -22,7 +22,7 @@ SMALL = {"input_chunk_length": 32, "output_chunk_length": 8, "n_scales": 3, "bas
 @pytest.fixture(scope="module")
 def fitted():
     """A small model fit on a two-component series with one past covariate."""
-    from conftest import QUIET_TRAINER
+    from support import QUIET_TRAINER
 
     series = noisy_sine(length=160, n_components=2)
     past = linear_timeseries(length=160, start=series.start_time(), freq="h").astype("float32")

@@ -24,7 +24,7 @@ K, L, H = 48, 96, 8
 
 @pytest.fixture(scope="module")
 def lag_copy_model():
-    from conftest import QUIET_TRAINER
+    from support import QUIET_TRAINER
 
     rng = np.random.default_rng(0)
     y = np.zeros(2200)
