@@ -1,0 +1,509 @@
+"""``crossscale bench forecast``: long-horizon accuracy and cost against Darts peers, in one run.
+
+Trains CrossScaleNet with the reference setup of the paper's scripts (Adam, lr 1e-4 halved after every epoch,
+early stopping with patience 3 on the validation loss, batch 32, dropout 0.1, d_model 32, lookback 96) and the
+Darts peers DLinear, NLinear, TSMixer and TiDE with the *same trainer* (epochs, schedule, early stopping, batch,
+best-validation weights restored), each peer set as its paper sets it. For every (data set, horizon, model) it
+reports test MSE / MAE over every test window (standard protocol, see
+:mod:`crossscale_ext.datasets.long_horizon`), the parameter count, training seconds per epoch, prediction latency
+for 1 and 32 series and the peak memory increase. Results go to ``results.csv`` and ``results.md``.
+
+Example::
+
+    crossscale bench forecast --dataset ETTh1 ETTh2 --horizons 96 192 336 720 --data-dir ../shared/data
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import csv
+import logging
+import math
+import os
+import platform
+import resource
+import statistics
+import sys
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+MODELS: tuple[str, ...] = ("CrossScaleNet", "DLinear", "NLinear", "TSMixer", "TiDE")
+DEFAULT_HORIZONS: tuple[int, ...] = (96, 192, 336, 720)
+INPUT_LENGTH = 96
+BATCH_SIZE = 32
+
+#: Learning rates of the peers' published scripts for the data sets they tuned; others fall back to "default".
+#: DLinear / NLinear: the LTSF-Linear scripts (ETTh1 0.005, ETTh2 0.05, ETTm1 1e-4, ETTm2 1e-3, Weather 1e-4,
+#: Exchange 5e-4). TSMixer and TiDE: 1e-3 (their papers' rates, 1e-4 and 3.8e-5 for ETTh1, were tuned for a
+#: constant rate over up to 100 epochs, batch 512 for TiDE, and a 512 / 720-step lookback; with the shared
+#: halving schedule 1e-4 leaves TSMixer far from converged, see docs/benchmarks/forecast.md).
+PEER_LEARNING_RATES: dict[str, dict[str, float]] = {
+    "DLinear": {"ETTh1": 5e-3, "ETTh2": 5e-2, "ETTm1": 1e-4, "ETTm2": 1e-3, "Weather": 1e-4, "Exchange": 5e-4,
+                "default": 1e-3},
+    "NLinear": {"ETTh1": 5e-3, "ETTh2": 5e-2, "ETTm1": 1e-4, "ETTm2": 1e-3, "Weather": 1e-4, "Exchange": 5e-4,
+                "default": 1e-3},
+    "TSMixer": {"default": 1e-3},
+    "TiDE": {"default": 1e-3},
+}
+
+
+@dataclass
+class BenchmarkRow:
+    """One (data set, horizon, model) result; every figure is measured in this run."""
+
+    dataset: str
+    horizon: int
+    model: str
+    mse: float
+    mae: float
+    n_test_windows: int
+    parameters: int
+    epochs_run: int
+    best_epoch: int
+    train_seconds_per_epoch: float
+    latency_ms_batch1: float
+    latency_ms_batch32: float
+    peak_memory_mb: float
+    learning_rate: float
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register the options of ``crossscale bench forecast`` on ``parser``."""
+    from crossscale_ext.datasets.long_horizon import DATA_DIR_ENV, DATASETS
+
+    parser.add_argument("--dataset", nargs="+", default=["ETTh1"], choices=sorted(DATASETS), metavar="NAME",
+                        help=f"data sets, among {', '.join(DATASETS)} (default: ETTh1)")
+    parser.add_argument("--horizons", nargs="+", type=int, default=list(DEFAULT_HORIZONS), metavar="H",
+                        help="forecast horizons (default: 96 192 336 720)")
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS, metavar="MODEL",
+                        help=f"models, among {', '.join(MODELS)} (default: all)")
+    parser.add_argument("--epochs", type=int, default=20, help="maximum epochs for every model (default: 20)")
+    parser.add_argument("--patience", type=int, default=3,
+                        help="early-stopping patience on the validation loss (default: 3)")
+    parser.add_argument("--lr-gamma", type=float, default=0.5,
+                        help="learning-rate factor applied after every epoch, for every model (default: 0.5)")
+    parser.add_argument("--crossscale-lr", type=float, default=1e-4, help="CrossScaleNet learning rate (default: 1e-4)")
+    parser.add_argument("--crossscale-d-model", type=int, default=32, help="CrossScaleNet width (default: 32)")
+    parser.add_argument("--crossscale-option", action="append", default=[], metavar="NAME=VALUE",
+                        help="extra CrossScaleNetModel argument (Python literal value), e.g. channel_mixing=False or "
+                             "instance_norm=False; repeat for several")
+    parser.add_argument("--seed", type=int, default=0, help="random seed of every model (default: 0)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch intra-op threads (default: torch's choice); 1 avoids oversubscription on a "
+                             "machine shared with other jobs")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run for CI: 1 epoch on 1024 training rows, 128 validation and 256 test windows, "
+                             "horizon 96 unless --horizons is given; numbers are not benchmark results")
+    parser.add_argument("--out", type=Path, default=Path("forecast_benchmark"),
+                        help="folder for results.csv and results.md (default: ./forecast_benchmark)")
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help=f"folder with the benchmark CSV files (default: ${DATA_DIR_ENV}, else download "
+                             "through darts.datasets)")
+
+
+def parse_model_options(options: Sequence[str]) -> dict[str, Any]:
+    """Parse ``NAME=VALUE`` strings (values as Python literals) into keyword arguments.
+
+    Raises
+    ------
+    ValueError
+        When an option has no ``=`` or its value is not a Python literal.
+    """
+    import ast
+
+    parsed: dict[str, Any] = {}
+    for option in options:
+        name, separator, value = option.partition("=")
+        if not separator or not name.strip().isidentifier():
+            raise ValueError(f"--crossscale-option expects NAME=VALUE (e.g. channel_mixing=False); got {option!r}.")
+        try:
+            parsed[name.strip()] = ast.literal_eval(value.strip())
+        except (ValueError, SyntaxError) as error:
+            raise ValueError(f"--crossscale-option {option!r}: the value must be a Python literal ({error}).") from None
+    return parsed
+
+
+def _validate(args: argparse.Namespace) -> None:
+    for name in ("epochs", "patience", "crossscale_d_model", "threads"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be at least 1; got {value}.")
+    if any(h < 1 for h in args.horizons):
+        raise ValueError(f"--horizons must be positive integers; got {args.horizons}.")
+    if not 0 < args.lr_gamma <= 1:
+        raise ValueError(f"--lr-gamma must be in (0, 1]; got {args.lr_gamma}.")
+    if args.crossscale_lr <= 0:
+        raise ValueError(f"--crossscale-lr must be positive; got {args.crossscale_lr}.")
+    parse_model_options(args.crossscale_option)
+
+
+def _quiet() -> None:
+    for name in ("pytorch_lightning", "lightning", "lightning.pytorch", "lightning.fabric", "darts"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message=".*litlogger.*")
+    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    warnings.filterwarnings("ignore", message=".*pin_memory.*")
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+
+
+# --------------------------------------------------------------------------- memory
+class PeakMemory:
+    """Peak resident memory increase of this process inside a ``with`` block, in MB.
+
+    On Linux the kernel's high-water mark (``VmHWM``) is reset on entry by writing ``5`` to
+    ``/proc/self/clear_refs``; the result is ``VmHWM - VmRSS at entry``. Memory the allocator kept from earlier
+    blocks and reused is not counted, so this is the *additional* peak. Elsewhere (no ``/proc``) it falls back to
+    the growth of ``ru_maxrss`` (the process-lifetime peak), which is 0 when an earlier block peaked higher.
+    """
+
+    def __init__(self) -> None:
+        self.megabytes: float = float("nan")
+        self._baseline_kb = 0
+        self._reset_worked = False
+
+    @staticmethod
+    def _status_kb(field_name: str) -> int | None:
+        try:
+            with open("/proc/self/status") as status:
+                for line in status:
+                    if line.startswith(field_name + ":"):
+                        return int(line.split()[1])
+        except OSError:
+            return None
+        return None
+
+    def __enter__(self) -> PeakMemory:
+        try:
+            with open("/proc/self/clear_refs", "w") as clear:
+                clear.write("5")
+            self._reset_worked = True
+            self._baseline_kb = self._status_kb("VmRSS") or 0
+        except OSError:
+            self._reset_worked = False
+            self._baseline_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._reset_worked:
+            peak = self._status_kb("VmHWM") or self._baseline_kb
+        else:
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        self.megabytes = max(peak - self._baseline_kb, 0) / 1024.0
+
+
+# --------------------------------------------------------------------------- callbacks
+def _make_callbacks(patience: int) -> tuple[list[Any], Any, Any]:
+    """Early stopping on ``val_loss``, an epoch timer and a best-weights keeper (pytorch_lightning callbacks)."""
+    import pytorch_lightning as pl
+    from pytorch_lightning.callbacks import EarlyStopping
+
+    class EpochTimer(pl.Callback):
+        """Wall seconds of each training epoch, from its first batch to the start of validation."""
+
+        def __init__(self) -> None:
+            self.seconds: list[float] = []
+            self._start: float | None = None
+
+        def on_train_epoch_start(self, trainer, pl_module) -> None:
+            self._start = time.perf_counter()
+
+        def _stop(self) -> None:
+            if self._start is not None:
+                self.seconds.append(time.perf_counter() - self._start)
+                self._start = None
+
+        def on_validation_epoch_start(self, trainer, pl_module) -> None:
+            if not trainer.sanity_checking:
+                self._stop()
+
+        def on_train_epoch_end(self, trainer, pl_module) -> None:
+            self._stop()
+
+    class BestWeights(pl.Callback):
+        """Keeps the weights of the epoch with the lowest validation loss (restored after training)."""
+
+        def __init__(self) -> None:
+            self.best_loss = math.inf
+            self.best_epoch = 0
+            self.state: dict[str, Any] | None = None
+
+        def on_validation_epoch_end(self, trainer, pl_module) -> None:
+            if trainer.sanity_checking:
+                return
+            loss = trainer.callback_metrics.get("val_loss")
+            if loss is not None and float(loss) < self.best_loss:
+                self.best_loss = float(loss)
+                self.best_epoch = trainer.current_epoch + 1
+                self.state = copy.deepcopy(pl_module.state_dict())
+
+    timer, best = EpochTimer(), BestWeights()
+    stopper = EarlyStopping(monitor="val_loss", patience=patience, mode="min", min_delta=0.0)
+    return [stopper, timer, best], timer, best
+
+
+# --------------------------------------------------------------------------- models
+def peer_learning_rate(model: str, dataset: str) -> float:
+    """Learning rate used for a peer on a data set (see :data:`PEER_LEARNING_RATES`)."""
+    rates = PEER_LEARNING_RATES[model]
+    return rates.get(dataset, rates["default"])
+
+
+def build_model(
+    model: str,
+    dataset: str,
+    horizon: int,
+    epochs: int,
+    patience: int,
+    seed: int = 0,
+    lr_gamma: float = 0.5,
+    crossscale_lr: float = 1e-4,
+    crossscale_d_model: int = 32,
+    trainer_kwargs: dict[str, Any] | None = None,
+    crossscale_options: dict[str, Any] | None = None,
+) -> tuple[Any, Any, Any, float]:
+    """Build one benchmark model with the shared trainer settings.
+
+    Parameters
+    ----------
+    model
+        One of :data:`MODELS`.
+    dataset
+        Data set name (selects the peers' published learning rates and TSMixer's depth).
+    horizon
+        Output chunk length.
+    epochs, patience
+        Maximum epochs and early-stopping patience on the validation loss.
+    seed
+        ``random_state`` of the model.
+    lr_gamma
+        Factor of the ``ExponentialLR`` schedule, stepped after every epoch.
+    crossscale_lr, crossscale_d_model
+        CrossScaleNet's learning rate and width.
+    trainer_kwargs
+        Extra ``pl_trainer_kwargs`` (e.g. ``{"accelerator": "gpu", "devices": [0]}``); callbacks are added.
+    crossscale_options
+        Extra ``CrossScaleNetModel`` arguments (e.g. ``{"channel_mixing": False}``), overriding the reference ones.
+
+    Returns
+    -------
+    tuple
+        ``(darts_model, epoch_timer, best_weights, learning_rate)``.
+    """
+    import torch
+    from darts.models import DLinearModel, NLinearModel, TiDEModel, TSMixerModel
+
+    from crossscale_ext.darts_model import CrossScaleNetModel
+
+    if model not in MODELS:
+        raise ValueError(f"Unknown model {model!r}; choose among {', '.join(MODELS)}.")
+    callbacks, timer, best = _make_callbacks(patience)
+    pl_kwargs = {
+        "enable_progress_bar": False,
+        "enable_model_summary": False,
+        "logger": False,
+        "enable_checkpointing": False,
+        "accelerator": "cpu",
+        **(trainer_kwargs or {}),
+    }
+    pl_kwargs["callbacks"] = list(pl_kwargs.get("callbacks", [])) + callbacks
+    learning_rate = crossscale_lr if model == "CrossScaleNet" else peer_learning_rate(model, dataset)
+    common: dict[str, Any] = {
+        "input_chunk_length": INPUT_LENGTH,
+        "output_chunk_length": horizon,
+        "batch_size": BATCH_SIZE,
+        "n_epochs": epochs,
+        "optimizer_cls": torch.optim.Adam,
+        "optimizer_kwargs": {"lr": learning_rate},
+        "lr_scheduler_cls": torch.optim.lr_scheduler.ExponentialLR,
+        "lr_scheduler_kwargs": {"gamma": lr_gamma},
+        "random_state": seed,
+        "pl_trainer_kwargs": pl_kwargs,
+    }
+    if model == "CrossScaleNet":
+        architecture = {"d_model": crossscale_d_model, "dropout": 0.1, "n_scales": 4, "base_patch_length": 16,
+                        "moving_avg_kernel": 25, **(crossscale_options or {})}
+        built = CrossScaleNetModel(**architecture, **common)
+    elif model == "DLinear":  # LTSF-Linear: one linear layer shared by all channels ("individual=False")
+        built = DLinearModel(shared_weights=True, kernel_size=25, const_init=False, **common)
+    elif model == "NLinear":  # LTSF-Linear: subtract the last value, one shared linear layer
+        built = NLinearModel(shared_weights=True, normalize=True, const_init=False, **common)
+    elif model == "TSMixer":  # TSMixer paper's block (RevIN, batch norm, ReLU), Darts' 2-block width-64 size
+        built = TSMixerModel(hidden_size=64, ff_size=64, num_blocks=2, dropout=0.1, norm_type="TimeBatchNorm2d",
+                             activation="ReLU", use_reversible_instance_norm=True, **common)
+    else:  # TiDE paper, ETTh1 row of its hyper-parameter table
+        built = TiDEModel(hidden_size=256, num_encoder_layers=2, num_decoder_layers=2, decoder_output_dim=8,
+                          temporal_decoder_hidden=128, dropout=0.3, use_layer_norm=True,
+                          use_reversible_instance_norm=True, **common)
+    return built, timer, best, learning_rate
+
+
+def _latency_ms(model: Any, windows: list[Any], horizon: int, repeats: int) -> float:
+    """Median wall milliseconds of ``model.predict(horizon, series=windows)`` after one warm-up call."""
+    model.predict(horizon, series=windows, batch_size=len(windows), verbose=False)
+    timings = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        model.predict(horizon, series=windows, batch_size=len(windows), verbose=False)
+        timings.append((time.perf_counter() - start) * 1000.0)
+    return statistics.median(timings)
+
+
+def run_one(
+    model_name: str,
+    data: Any,
+    horizon: int,
+    args: argparse.Namespace,
+    train: Any,
+    val: Any,
+    test: Any,
+    trainer_kwargs: dict[str, Any] | None = None,
+) -> BenchmarkRow:
+    """Train, evaluate and time one model on one data set and horizon."""
+    from crossscale_ext.datasets.long_horizon import evaluate_windows
+
+    model, timer, best, learning_rate = build_model(
+        model_name, data.name, horizon, epochs=args.epochs, patience=args.patience, seed=args.seed,
+        lr_gamma=args.lr_gamma, crossscale_lr=args.crossscale_lr, crossscale_d_model=args.crossscale_d_model,
+        trainer_kwargs=trainer_kwargs, crossscale_options=parse_model_options(args.crossscale_option),
+    )
+    with PeakMemory() as memory:
+        model.fit(train, val_series=val, verbose=False)
+        if best.state is not None:
+            model.model.load_state_dict(best.state)
+        scores = evaluate_windows(model, test, horizon)
+    parameters = sum(p.numel() for p in model.model.parameters())
+    repeats = 2 if args.quick else 5
+    last_window = test[-INPUT_LENGTH:]
+    windows32 = [test[i : i + INPUT_LENGTH] for i in range(32)]
+    return BenchmarkRow(
+        dataset=data.name,
+        horizon=horizon,
+        model=model_name,
+        mse=scores.mse,
+        mae=scores.mae,
+        n_test_windows=scores.n_windows,
+        parameters=int(parameters),
+        epochs_run=len(timer.seconds),
+        best_epoch=best.best_epoch,
+        train_seconds_per_epoch=statistics.mean(timer.seconds) if timer.seconds else float("nan"),
+        latency_ms_batch1=_latency_ms(model, [last_window], horizon, repeats),
+        latency_ms_batch32=_latency_ms(model, windows32, horizon, repeats),
+        peak_memory_mb=memory.megabytes,
+        learning_rate=learning_rate,
+    )
+
+
+# --------------------------------------------------------------------------- output
+_HEADER = ("model", "MSE", "MAE", "params", "s/epoch", "epochs (best)", "pred ms b1", "pred ms b32", "peak MB", "lr")
+
+
+def format_markdown(rows: Sequence[BenchmarkRow], command: str, quick: bool) -> str:
+    """A markdown report: one table per data set and horizon, then the average MSE / MAE over horizons."""
+    lines = ["# Long-horizon forecasting benchmark", "", f"Command: `{command}`", "",
+             f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}, "
+             f"{platform.system()} {platform.release()}", ""]
+    if quick:
+        lines += ["**Quick smoke run (--quick): tiny training and test subsets; these are not benchmark results.**",
+                  ""]
+    for dataset in dict.fromkeys(r.dataset for r in rows):
+        for horizon in dict.fromkeys(r.horizon for r in rows if r.dataset == dataset):
+            group = [r for r in rows if r.dataset == dataset and r.horizon == horizon]
+            lines += [f"## {dataset}, H = {horizon} ({group[0].n_test_windows} test windows)", "",
+                      "| " + " | ".join(_HEADER) + " |", "|" + "---|" * len(_HEADER)]
+            for r in group:
+                lines.append(
+                    f"| {r.model} | {r.mse:.4f} | {r.mae:.4f} | {r.parameters:,} | {r.train_seconds_per_epoch:.1f} | "
+                    f"{r.epochs_run} ({r.best_epoch}) | {r.latency_ms_batch1:.1f} | {r.latency_ms_batch32:.1f} | "
+                    f"{r.peak_memory_mb:.0f} | {r.learning_rate:g} |"
+                )
+            lines.append("")
+        horizons = sorted({r.horizon for r in rows if r.dataset == dataset})
+        if len(horizons) > 1:
+            lines += [f"## {dataset}, average over H in {horizons}", "", "| model | MSE | MAE |", "|---|---|---|"]
+            for model in dict.fromkeys(r.model for r in rows if r.dataset == dataset):
+                group = [r for r in rows if r.dataset == dataset and r.model == model]
+                if len(group) == len(horizons):
+                    lines.append(f"| {model} | {statistics.mean(r.mse for r in group):.4f} | "
+                                 f"{statistics.mean(r.mae for r in group):.4f} |")
+            lines.append("")
+    return "\n".join(lines)
+
+
+def write_results(rows: Sequence[BenchmarkRow], out: Path, command: str, quick: bool) -> tuple[Path, Path]:
+    """Write ``results.csv`` and ``results.md`` into ``out``; returns their paths."""
+    out.mkdir(parents=True, exist_ok=True)
+    csv_path, md_path = out / "results.csv", out / "results.md"
+    with open(csv_path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(asdict(rows[0]).keys()))
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(asdict(row))
+    md_path.write_text(format_markdown(rows, command, quick) + "\n")
+    return csv_path, md_path
+
+
+def _quick_subsets(data: Any, horizon: int) -> tuple[Any, Any, Any]:
+    """The --quick subsets: the last 1024 training rows, 128 validation and 256 test windows."""
+    train = data.train[-1024:]
+    val = data.val[: INPUT_LENGTH + horizon + 127]
+    test = data.test[: INPUT_LENGTH + horizon + 255]
+    return train, val, test
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``crossscale bench forecast``; returns the exit status (0 on success)."""
+    _validate(args)
+    _quiet()
+    import torch
+    from tqdm.auto import tqdm
+
+    from crossscale_ext.datasets.long_horizon import load_long_horizon
+
+    command = _command_line(args)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    if args.quick:
+        args.epochs = 1
+        if args.horizons == list(DEFAULT_HORIZONS):
+            args.horizons = [96]
+    datasets = {name: load_long_horizon(name, INPUT_LENGTH, data_dir=args.data_dir) for name in args.dataset}
+    tasks = [(d, h, m) for d in args.dataset for h in args.horizons for m in args.models]
+    rows: list[BenchmarkRow] = []
+    progress = tqdm(tasks, desc="bench forecast", unit="run", file=sys.stderr)
+    for dataset, horizon, model_name in progress:
+        progress.set_postfix_str(f"{dataset} H={horizon} {model_name}")
+        data = datasets[dataset]
+        if args.quick:
+            train, val, test = _quick_subsets(data, horizon)
+        else:
+            train, val, test = data.train, data.val, data.test
+        row = run_one(model_name, data, horizon, args, train, val, test)
+        rows.append(row)
+        progress.write(f"{dataset} H={horizon} {model_name}: MSE {row.mse:.4f} MAE {row.mae:.4f} "
+                       f"({row.epochs_run} epochs, {row.train_seconds_per_epoch:.1f} s/epoch)")
+    csv_path, md_path = write_results(rows, args.out, command, args.quick)
+    print(format_markdown(rows, command, args.quick))
+    print(f"\nWrote {csv_path} and {md_path}")
+    return 0
+
+
+def _command_line(args: argparse.Namespace) -> str:
+    """The ``crossscale bench forecast`` command that reproduces ``args``."""
+    parts = ["crossscale bench forecast", "--dataset", *args.dataset, "--horizons", *map(str, args.horizons),
+             "--models", *args.models, "--epochs", str(args.epochs), "--patience", str(args.patience),
+             "--lr-gamma", f"{args.lr_gamma:g}", "--crossscale-lr", f"{args.crossscale_lr:g}",
+             "--crossscale-d-model", str(args.crossscale_d_model), "--seed", str(args.seed)]
+    for option in args.crossscale_option:
+        parts += ["--crossscale-option", option]
+    if args.threads is not None:
+        parts += ["--threads", str(args.threads)]
+    if args.quick:
+        parts.append("--quick")
+    if args.data_dir is not None:
+        parts += ["--data-dir", str(args.data_dir)]
+    return " ".join(parts)
