@@ -438,6 +438,31 @@ class CrossScaleNetModel(MixedCovariatesTorchModel):
         self._check_inputs(series, past_covariates, future_covariates, self.input_chunk_length, "predict")
         return super().predict(n, series, past_covariates, future_covariates, *args, **kwargs)
 
+    def predict_from_dataset(self, n: int, dataset: Any, trainer: Any = None, *args: Any, **kwargs: Any):
+        """Darts' ``predict_from_dataset`` (used by ``predict`` and ``historical_forecasts``).
+
+        After training with a process-spawning strategy (``pl_trainer_kwargs={"strategy": "ddp_spawn", ...}``),
+        Lightning returns no predictions to the main process and Darts would fail; unless a ``trainer`` is
+        given, prediction then runs in this process on one device with the other trainer settings.
+        """
+        if trainer is None and self._spawns_processes():
+            trainer = self._single_process_trainer(kwargs.get("verbose"))
+        return super().predict_from_dataset(n, dataset, trainer, *args, **kwargs)
+
+    def _spawns_processes(self) -> bool:
+        strategy = (self.trainer_params or {}).get("strategy")
+        if isinstance(strategy, str):
+            return "spawn" in strategy
+        return getattr(strategy, "_start_method", None) == "spawn"
+
+    def _single_process_trainer(self, verbose: bool | None):
+        params = {k: v for k, v in self.trainer_params.items() if k not in ("strategy", "devices", "num_nodes")}
+        params["devices"] = 1
+        if verbose is not None:
+            params["enable_progress_bar"] = bool(verbose)
+            params["enable_model_summary"] = False
+        return self._init_trainer(trainer_params=params)
+
     # ------------------------------------------------------------------ saliency
     def saliency(
         self,

@@ -170,3 +170,11 @@ def test_integer_index_series(trainer_kwargs):
     assert pred.start_time() == 150
     result = model.saliency()
     assert list(result.to_dataframe().index) == list(range(150 - 32, 150))
+
+
+def test_prediction_after_a_spawning_strategy_runs_in_this_process(trainer_kwargs):
+    model = small_model(trainer_kwargs | {"strategy": "ddp_spawn", "devices": 2})
+    assert model._spawns_processes()
+    trainer = model._single_process_trainer(verbose=False)
+    assert trainer.num_devices == 1 and "Spawn" not in type(trainer.strategy).__name__
+    assert not small_model(trainer_kwargs)._spawns_processes()
