@@ -39,7 +39,16 @@ from crossscale_ext.saliency import (
     warn_if_uninformative,
 )
 
-__all__ = ["CrossScaleNetModel", "CrossScaleNetExplainabilityResult"]
+__all__ = ["CrossScaleNetModel", "CrossScaleNetExplainabilityResult", "QUIET_TRAINER_KWARGS"]
+
+#: Lightning ``Trainer`` settings with no progress bar, model summary, logger or checkpoints, for scripts and
+#: tests: ``pl_trainer_kwargs={**QUIET_TRAINER_KWARGS, "accelerator": "cpu"}``.
+QUIET_TRAINER_KWARGS: dict[str, Any] = {
+    "enable_progress_bar": False,
+    "enable_model_summary": False,
+    "logger": False,
+    "enable_checkpointing": False,
+}
 
 
 def _as_series_list(name: str, value: Any) -> list[TimeSeries]:

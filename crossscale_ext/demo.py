@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from crossscale_ext.darts_model import CrossScaleNetModel
+    from crossscale_ext.darts_model import QUIET_TRAINER_KWARGS, CrossScaleNetModel
     from crossscale_ext.datasets.synthetic import make_syn
     from crossscale_ext.metrics import auroc, random_saliency
     from crossscale_ext.plotting import plot_saliency
@@ -59,8 +59,7 @@ def run(args: argparse.Namespace) -> int:
     model = CrossScaleNetModel(
         input_chunk_length=data.input_length, output_chunk_length=horizon, d_model=32, n_epochs=epochs,
         batch_size=32, optimizer_kwargs={"lr": 1e-3}, random_state=args.seed,
-        pl_trainer_kwargs={"enable_progress_bar": not args.no_progress, "enable_model_summary": False,
-                           "logger": False, "enable_checkpointing": False, "accelerator": "cpu"},
+        pl_trainer_kwargs={**QUIET_TRAINER_KWARGS, "enable_progress_bar": not args.no_progress, "accelerator": "cpu"},
     )
     model.fit(data.train_target, past_covariates=data.train_covariates)
     trained = time.perf_counter()

@@ -20,17 +20,11 @@ import numpy as np
 import pandas as pd
 from sktime.forecasting.base import BaseForecaster, ForecastingHorizon
 
+from crossscale_ext.darts_model import QUIET_TRAINER_KWARGS
 from crossscale_ext.network import validate_architecture
 
 __all__ = ["CrossScaleNetForecaster"]
 
-# Lightning settings used unless ``verbose=True``: no progress bar, no model summary, no logger, no checkpoints.
-_QUIET_TRAINER_KWARGS = {
-    "enable_progress_bar": False,
-    "enable_model_summary": False,
-    "logger": False,
-    "enable_checkpointing": False,
-}
 # Lightning's INFO messages ("GPU available ...", tips) are silenced during training and prediction unless verbose.
 _LIGHTNING_LOGGERS = ("pytorch_lightning", "lightning.pytorch", "lightning_fabric", "lightning.fabric")
 # Warnings raised inside Lightning's training loop (data-loader advice, internal deprecations) are silenced too,
@@ -428,7 +422,7 @@ class CrossScaleNetForecaster(BaseForecaster):
     def _trainer_kwargs(self) -> dict:
         """Lightning trainer arguments: the user's, over quiet defaults unless verbose."""
         user = copy.deepcopy(self.pl_trainer_kwargs) if self.pl_trainer_kwargs else {}
-        return user if self.verbose else {**_QUIET_TRAINER_KWARGS, **user}
+        return user if self.verbose else {**QUIET_TRAINER_KWARGS, **user}
 
     def _new_darts_model(self):
         """A fresh, unfitted ``CrossScaleNetModel`` with this forecaster's hyperparameters."""

@@ -7,15 +7,11 @@ from pathlib import Path
 import numpy as np
 from darts import TimeSeries
 
+from crossscale_ext.darts_model import QUIET_TRAINER_KWARGS
+
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
-QUIET_TRAINER = {
-    "enable_progress_bar": False,
-    "enable_model_summary": False,
-    "logger": False,
-    "enable_checkpointing": False,
-    "accelerator": "cpu",
-}
+QUIET_TRAINER = {**QUIET_TRAINER_KWARGS, "accelerator": "cpu"}
 
 
 def noisy_sine(length: int = 400, period: float = 24.0, noise: float = 0.1, seed: int = 0, n_components: int = 1,

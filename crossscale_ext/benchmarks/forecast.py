@@ -297,19 +297,12 @@ def build_model(
     import torch
     from darts.models import DLinearModel, NLinearModel, TiDEModel, TSMixerModel
 
-    from crossscale_ext.darts_model import CrossScaleNetModel
+    from crossscale_ext.darts_model import QUIET_TRAINER_KWARGS, CrossScaleNetModel
 
     if model not in MODELS:
         raise ValueError(f"Unknown model {model!r}; choose among {', '.join(MODELS)}.")
     callbacks, timer, best = _make_callbacks(patience)
-    pl_kwargs = {
-        "enable_progress_bar": False,
-        "enable_model_summary": False,
-        "logger": False,
-        "enable_checkpointing": False,
-        "accelerator": "cpu",
-        **(trainer_kwargs or {}),
-    }
+    pl_kwargs = {**QUIET_TRAINER_KWARGS, "accelerator": "cpu", **(trainer_kwargs or {})}
     pl_kwargs["callbacks"] = list(pl_kwargs.get("callbacks", [])) + callbacks
     learning_rate = crossscale_lr if model == "CrossScaleNet" else peer_learning_rate(model, dataset)
     common: dict[str, Any] = {

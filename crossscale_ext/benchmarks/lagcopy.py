@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
     from tqdm import tqdm
 
-    from crossscale_ext.darts_model import CrossScaleNetModel
+    from crossscale_ext.darts_model import QUIET_TRAINER_KWARGS, CrossScaleNetModel
 
     for name in ("pytorch_lightning", "lightning.pytorch", "darts"):
         logging.getLogger(name).setLevel(logging.ERROR)
@@ -60,8 +60,7 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit("crossscale bench lagcopy: need every horizon <= --lag <= --input-length.")
     series = lag_copy_series(K, seed=args.seed)
     train, test = series[:2500], series[2400:]
-    trainer = {"enable_progress_bar": False, "enable_model_summary": False, "logger": False,
-               "enable_checkpointing": False, "accelerator": "cpu"}
+    trainer = {**QUIET_TRAINER_KWARGS, "accelerator": "cpu"}
     lines = [
         f"Lag-copy series, K = {K}, L = {L}, {args.epochs} epochs, seed {args.seed}. True lags: K-H+1..K.",
         "",

@@ -48,6 +48,8 @@ from typing import Any
 
 import numpy as np
 
+from crossscale_ext.darts_model import QUIET_TRAINER_KWARGS
+
 __all__ = ["add_arguments", "run", "BenchConfig", "QUICK_CONFIG", "FULL_CONFIG", "METHODS", "run_benchmark"]
 
 #: Method groups ``--methods`` accepts.
@@ -117,13 +119,7 @@ QUICK_CONFIG = BenchConfig(
     shap_windows=2, tft_windows=32, ig_steps=8,
 )
 
-QUIET_TRAINER = {
-    "enable_progress_bar": False,
-    "enable_model_summary": False,
-    "logger": False,
-    "enable_checkpointing": False,
-    "accelerator": "cpu",
-}
+QUIET_TRAINER = {**QUIET_TRAINER_KWARGS, "accelerator": "cpu"}
 
 
 # --------------------------------------------------------------------------------------------- command line
