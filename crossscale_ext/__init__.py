@@ -1,18 +1,37 @@
 """crossscale_ext: CrossScaleNet, interpretable multi-scale forecasting for Darts and sktime.
 
 The network (:class:`CrossScaleNet`) is a plain PyTorch module that returns its forecast and its
-cross-scale attention; :class:`CrossScaleNetModel` wraps it as a Darts ``TorchForecastingModel`` with
-``saliency()`` and ``explain()``.
+cross-scale attention; :class:`CrossScaleNetModel` wraps it as a Darts ``TorchForecastingModel`` and
+:class:`CrossScaleNetForecaster` as an sktime forecaster, both with ``saliency()`` and ``explain()``.
+
+The public names are imported lazily (PEP 562): ``import crossscale_ext`` loads neither torch, Darts nor
+sktime; the first use of a name loads the module that defines it.
 """
 
-from crossscale_ext.darts_model import CrossScaleNetExplainabilityResult, CrossScaleNetModel
-from crossscale_ext.network import CrossScaleNet, CrossScaleNetOutput
-from crossscale_ext.saliency import SaliencyResult, ShortHorizonWarning
-from crossscale_ext.sktime_forecaster import CrossScaleNetForecaster
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
+#: public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    "ArchitectureConfig": "crossscale_ext.config",
+    "REFERENCE_ARCHITECTURE": "crossscale_ext.config",
+    "CrossScaleNet": "crossscale_ext.network",
+    "CrossScaleNetOutput": "crossscale_ext.network",
+    "CrossScaleNetModel": "crossscale_ext.darts_model",
+    "CrossScaleNetExplainabilityResult": "crossscale_ext.explainability",
+    "CrossScaleNetForecaster": "crossscale_ext.sktime_forecaster",
+    "SaliencyResult": "crossscale_ext.saliency",
+    "ShortHorizonWarning": "crossscale_ext.saliency",
+    "plot_saliency": "crossscale_ext.plotting",
+}
+
 __all__ = [
+    "ArchitectureConfig",
+    "REFERENCE_ARCHITECTURE",
     "CrossScaleNet",
     "CrossScaleNetOutput",
     "CrossScaleNetModel",
@@ -20,5 +39,28 @@ __all__ = [
     "CrossScaleNetForecaster",
     "SaliencyResult",
     "ShortHorizonWarning",
+    "plot_saliency",
     "__version__",
 ]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from crossscale_ext.config import REFERENCE_ARCHITECTURE, ArchitectureConfig
+    from crossscale_ext.darts_model import CrossScaleNetModel
+    from crossscale_ext.explainability import CrossScaleNetExplainabilityResult
+    from crossscale_ext.network import CrossScaleNet, CrossScaleNetOutput
+    from crossscale_ext.plotting import plot_saliency
+    from crossscale_ext.saliency import SaliencyResult, ShortHorizonWarning
+    from crossscale_ext.sktime_forecaster import CrossScaleNetForecaster
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'crossscale_ext' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,8 +1,8 @@
-"""CrossScaleNet for Darts: :class:`CrossScaleNetModel` and its explainability result.
+"""CrossScaleNet for Darts: :class:`CrossScaleNetModel` (a ``MixedCovariatesTorchModel``) and its Lightning module.
 
-A Darts ``MixedCovariatesTorchModel`` around the plain :class:`~crossscale_ext.network.CrossScaleNet`, with
-:meth:`CrossScaleNetModel.saliency` (the attention maps of every window) and :meth:`CrossScaleNetModel.explain`
-(a Darts explainability result).
+The model wraps the plain :class:`~crossscale_ext.network.CrossScaleNet`; explaining it
+(:meth:`CrossScaleNetModel.saliency`, :meth:`CrossScaleNetModel.explain`) is implemented in
+:mod:`crossscale_ext.explainability`, as Darts keeps explainers in ``darts/explainability/``.
 """
 
 from __future__ import annotations
@@ -12,43 +12,23 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
-import torch
 from darts import TimeSeries
-from darts.explainability.explainability_result import ComponentBasedExplainabilityResult
 from darts.models.forecasting.pl_forecasting_module import PLForecastingModule, io_processor
 from darts.models.forecasting.torch_forecasting_model import MixedCovariatesTorchModel
-from darts.utils.data.torch_datasets.utils import (
-    PLModuleInput,
-    PLModuleOutput,
-    TorchTrainingSample,
-    _batch_collate_fn_predict,
-)
-from darts.utils.likelihood_models.torch import QuantileRegression
+from darts.utils.data.torch_datasets.utils import PLModuleInput, PLModuleOutput, TorchTrainingSample
 from darts.utils.serialization import add_safe_globals
-from darts.utils.timeseries_generation import generate_index
 from darts.utils.torch import MonteCarloDropout
 from darts.utils.ts_utils import series2seq
 from torch import nn
 
-from crossscale_ext.network import CrossScaleNet, CrossScaleNetOutput, validate_architecture
-from crossscale_ext.saliency import (
-    SaliencyMaps,
-    SaliencyResult,
-    compute_maps,
-    concatenate_maps,
-    warn_if_uninformative,
-)
+from crossscale_ext._lightning import QUIET_TRAINER_KWARGS
+from crossscale_ext.config import ArchitectureConfig, parameter_docs
+from crossscale_ext.explainability import CrossScaleNetExplainabilityResult, compute_saliency, explain
+from crossscale_ext.network import CrossScaleNet
+from crossscale_ext.saliency import SaliencyResult
 
+# QUIET_TRAINER_KWARGS and CrossScaleNetExplainabilityResult are re-exported for code that imported them here.
 __all__ = ["CrossScaleNetModel", "CrossScaleNetExplainabilityResult", "QUIET_TRAINER_KWARGS"]
-
-#: Lightning ``Trainer`` settings with no progress bar, model summary, logger or checkpoints, for scripts and
-#: tests: ``pl_trainer_kwargs={**QUIET_TRAINER_KWARGS, "accelerator": "cpu"}``.
-QUIET_TRAINER_KWARGS: dict[str, Any] = {
-    "enable_progress_bar": False,
-    "enable_model_summary": False,
-    "logger": False,
-    "enable_checkpointing": False,
-}
 
 
 def _as_series_list(name: str, value: Any) -> list[TimeSeries]:
@@ -89,13 +69,7 @@ class _CrossScaleNetModule(PLForecastingModule):
         future_cov_dim: int,
         static_cov_dim: int,
         nr_params: int,
-        n_scales: int,
-        base_patch_length: int,
-        moving_avg_kernel: int,
-        d_model: int,
-        dropout: float,
-        channel_mixing: bool,
-        instance_norm: bool,
+        architecture: ArchitectureConfig,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -107,70 +81,19 @@ class _CrossScaleNetModule(PLForecastingModule):
             n_future_covariates=future_cov_dim,
             n_static_covariates=static_cov_dim,
             nr_params=nr_params,
-            n_scales=n_scales,
-            base_patch_length=base_patch_length,
-            moving_avg_kernel=moving_avg_kernel,
-            d_model=d_model,
-            dropout=dropout,
-            channel_mixing=channel_mixing,
-            instance_norm=instance_norm,
+            config=architecture,
         )
         _use_monte_carlo_dropout(self.network)
 
-    def network_output(self, x_in: PLModuleInput) -> tuple[CrossScaleNetOutput, torch.Tensor]:
-        """Run the network on a Darts batch; return its output and the concatenated past features."""
-        features = x_in.concatenate_past_features()
-        return self.network(features, x_in.future_covariates, x_in.static_covariates), features
-
     @io_processor
     def forward(self, x_in: PLModuleInput) -> PLModuleOutput:
-        return PLModuleOutput(prediction=self.network_output(x_in)[0].forecast)
-
-    @torch.no_grad()
-    def explain_batch(self, x_in: PLModuleInput) -> tuple[torch.Tensor, SaliencyMaps]:
-        """Forecast ``(B, H, C_t, nr_params)`` and saliency maps of one batch, with Darts' optional RINorm."""
-        if self.use_reversible_instance_norm:
-            x_in = x_in.replace(past_target=self.rin(x_in.past_target.clone()))
-        output, features = self.network_output(x_in)
-        forecast = output.forecast
-        if self.use_reversible_instance_norm:
-            forecast = self.rin.inverse(forecast)
-        return forecast, compute_maps(self.network, features, output)
-
-
-class CrossScaleNetExplainabilityResult(ComponentBasedExplainabilityResult):
-    """CrossScaleNet saliency in the shape of Darts' ``TFTExplainabilityResult``.
-
-    One dict per explained series (a list for several series) with:
-
-    - ``"attention"``: a ``TimeSeries`` over the input window *and* the forecast window
-      (``input_chunk_length + output_chunk_length`` rows, like ``TFTExplainer``), components ``paper``
-      and ``per_step``; the forecast rows are 0, as the maps put no mass on the future.
-    - ``"encoder_importance"``: a one-row ``DataFrame``, the per-component saliency summed over time.
-    - ``"encoder_importance_over_time"``: a ``TimeSeries`` over the input window, one component per
-      input component.
-    - ``"saliency"``: the full :class:`~crossscale_ext.saliency.SaliencyResult`.
-    """
-
-    def get_attention(self) -> TimeSeries | list[TimeSeries]:
-        """Paper and per-step maps over the input and forecast windows."""
-        return self.get_explanation("attention")
-
-    def get_encoder_importance(self):
-        """Per-component importance summed over the input window (one-row DataFrame per series)."""
-        return self.get_explanation("encoder_importance")
-
-    def get_encoder_importance_over_time(self) -> TimeSeries | list[TimeSeries]:
-        """Per-component saliency over the input window."""
-        return self.get_explanation("encoder_importance_over_time")
-
-    def get_saliency(self) -> SaliencyResult | list[SaliencyResult]:
-        """The full :class:`~crossscale_ext.saliency.SaliencyResult` per series."""
-        return self.get_explanation("saliency")
+        features = x_in.concatenate_past_features()
+        output = self.network(features, x_in.future_covariates, x_in.static_covariates)
+        return PLModuleOutput(prediction=output.forecast)
 
 
 class CrossScaleNetModel(MixedCovariatesTorchModel):
-    def __init__(
+    def __init__(  # noqa: D417 (the architecture parameters are filled in from config.parameter_docs)
         self,
         input_chunk_length: int,
         output_chunk_length: int,
@@ -182,6 +105,7 @@ class CrossScaleNetModel(MixedCovariatesTorchModel):
         dropout: float = 0.1,
         channel_mixing: bool = True,
         instance_norm: bool = True,
+        covariate_path: str = "none",
         use_static_covariates: bool = True,
         **kwargs: Any,
     ) -> None:
@@ -218,26 +142,7 @@ class CrossScaleNetModel(MixedCovariatesTorchModel):
             ``n > output_chunk_length`` forecasts auto-regressively.
         output_chunk_shift
             Steps between the end of the input and the start of the output chunk. Default: ``0``.
-        n_scales
-            Number of scales (the input and ``n_scales - 1`` pooled versions). Default: ``4``.
-        base_patch_length
-            Patch length at the input resolution; scale ``s`` uses ``base_patch_length / 2**s`` so every scale
-            has the same number of patches. Must be a multiple of ``2 ** (n_scales - 1)``. Default: ``16``.
-        moving_avg_kernel
-            Odd kernel of the moving average that splits trend from seasonality, at most
-            ``input_chunk_length``. Default: ``25``.
-        d_model
-            Hidden width of the encoders' temporal and channel MLPs. Default: ``32``.
-        dropout
-            Dropout rate of the encoders (Monte Carlo dropout with ``predict(..., mc_dropout=True)``).
-            Default: ``0.1``.
-        channel_mixing
-            Mix channels inside every scale encoder; ``False`` is the reference's channel-independent mode.
-            Default: ``True``.
-        instance_norm
-            The network's reversible instance normalisation of every input channel (the reference's RevIN).
-            Leave Darts' ``use_reversible_instance_norm`` at ``False`` unless you also want the target
-            normalised before the network. Default: ``True``.
+        {architecture_parameters}
         use_static_covariates
             Whether to use the static covariates of the target series when present. Default: ``True``.
         **kwargs
@@ -267,33 +172,30 @@ class CrossScaleNetModel(MixedCovariatesTorchModel):
         CrossScaleNetModel(...)
         >>> forecast = model.predict(16)
         >>> result = model.saliency()            # last input window
-        >>> result.to_dataframe().shape          # 64 input steps x (paper, per_step, sine)
-        (64, 3)
+        >>> result.to_dataframe().shape          # 64 input steps x (paper, per_step, gradient, input_x_gradient, sine)
+        (64, 5)
         """
         if isinstance(input_chunk_length, tuple):
             raise ValueError(
                 "CrossScaleNetModel needs a fixed input_chunk_length (an int such as 96): its scales and patches "
                 "are built for one window length."
             )
-        validate_architecture(
-            input_length=input_chunk_length,
-            output_length=output_chunk_length,
+        self.architecture = ArchitectureConfig(
             n_scales=n_scales,
             base_patch_length=base_patch_length,
             moving_avg_kernel=moving_avg_kernel,
             d_model=d_model,
             dropout=dropout,
+            channel_mixing=channel_mixing,
+            instance_norm=instance_norm,
+            covariate_path=covariate_path,
         )
+        self.architecture.validate(input_chunk_length, output_chunk_length)
         super().__init__(**self._extract_torch_model_params(**self.model_params))
         self.pl_module_params = self._extract_pl_module_params(**self.model_params)
 
-        self.n_scales = n_scales
-        self.base_patch_length = base_patch_length
-        self.moving_avg_kernel = moving_avg_kernel
-        self.d_model = d_model
-        self.dropout = dropout
-        self.channel_mixing = channel_mixing
-        self.instance_norm = instance_norm
+        for name, value in self.architecture.as_dict().items():
+            setattr(self, name, value)
         self._considers_static_covariates = use_static_covariates
 
     def _create_model(self, train_sample: TorchTrainingSample) -> PLForecastingModule:
@@ -309,13 +211,7 @@ class CrossScaleNetModel(MixedCovariatesTorchModel):
             future_cov_dim=0 if train_sample.future_covariates is None else train_sample.future_covariates.shape[1],
             static_cov_dim=0 if static is None else static.shape[0] * static.shape[1],
             nr_params=1 if self.likelihood is None else self.likelihood.num_parameters,
-            n_scales=self.n_scales,
-            base_patch_length=self.base_patch_length,
-            moving_avg_kernel=self.moving_avg_kernel,
-            d_model=self.d_model,
-            dropout=self.dropout,
-            channel_mixing=self.channel_mixing,
-            instance_norm=self.instance_norm,
+            architecture=self.architecture,
             **self.pl_module_params,
         )
 
@@ -330,7 +226,7 @@ class CrossScaleNetModel(MixedCovariatesTorchModel):
     @property
     def n_patches(self) -> int:
         """Number of patches per scale, ``ceil(input_chunk_length / base_patch_length)``."""
-        return -(-self.input_chunk_length // self.base_patch_length)
+        return self.architecture.n_patches(self.input_chunk_length)
 
     # ------------------------------------------------------------------ input checks
     def _check_inputs(
@@ -484,11 +380,18 @@ class CrossScaleNetModel(MixedCovariatesTorchModel):
         stride: int = 1,
         overlap_end: bool = False,
         batch_size: int | None = None,
+        gradients: bool = True,
     ) -> SaliencyResult | list[SaliencyResult]:
-        """Attention-based saliency of the forecasts, from the model's own pass over the inputs.
+        """Saliency of the forecasts: attention and gradient maps, from the model's own pass over the inputs.
 
-        Every requested window of every series is run through the network once (no gradients), so nothing
-        is lost between batches or series.
+        Every requested window of every series goes through the network once, batched like a prediction, so
+        nothing is lost between batches or series. Per window the result holds the attention maps (``paper``,
+        ``per_step``, ``per_component``) and, unless ``gradients=False``, the gradient maps (``gradient``,
+        ``input_x_gradient``) of the point forecast (the median of a quantile model, the mean of another
+        likelihood) with respect to the input window: target, past covariates and the historic part of future
+        covariates. Future covariates over the forecast window and static covariates are inputs too, but not
+        part of the maps. The model is left as it was (no parameter gradients, train / eval state restored,
+        Monte Carlo dropout off); see :mod:`crossscale_ext.explainability`.
 
         Parameters
         ----------
@@ -505,193 +408,55 @@ class CrossScaleNetModel(MixedCovariatesTorchModel):
             As in Darts' ``historical_forecasts``; only with ``windows="all"`` (giving ``start`` or a
             ``stride`` other than 1 implies it). ``start`` is the first forecast time (or position).
         batch_size
-            Windows per forward pass. Default: the model's ``batch_size``.
+            Windows per pass. Default: the model's ``batch_size``.
+        gradients
+            Also compute the gradient maps (default True: one backward pass per batch, about twice the cost
+            of the attention maps alone). ``False`` gives the attention maps only, as in the paper.
 
         Returns
         -------
         SaliencyResult or list of SaliencyResult
             One per series (a list when ``series`` is a sequence).
+
+        Raises
+        ------
+        ValueError
+            Before fitting, for unknown ``windows``, a bad ``stride`` / ``batch_size`` / ``gradients``, series
+            too short for one window, or missing values.
         """
-        self._require_fitted("saliency()")
-        if windows not in ("last", "all"):
-            raise ValueError(f"windows must be 'last' or 'all'; got {windows!r}.")
-        if not isinstance(stride, int) or stride < 1:
-            raise ValueError(f"stride must be a positive integer; got {stride!r}.")
-        if start is not None or stride != 1 or overlap_end:
-            windows = "all"
-        if series is None:
-            if self.training_series is None:
-                raise ValueError(
-                    "This model was fit on several series (or loaded without them): pass `series` to saliency()."
-                )
-            series = self.training_series
-        min_length = self.input_chunk_length + (self.output_chunk_length + self.output_chunk_shift) * (windows == "all")
-        self._check_inputs(series, past_covariates, future_covariates, min_length, "compute saliency")
-        called_with_single_series = isinstance(series, TimeSeries)
-        series = series2seq(series)
-        if past_covariates is None and self.past_covariate_series is not None:
-            past_covariates = [self.past_covariate_series] * len(series)
-        if future_covariates is None and self.future_covariate_series is not None:
-            future_covariates = [self.future_covariate_series] * len(series)
-        past_covariates, future_covariates = series2seq(past_covariates), series2seq(future_covariates)
-        self._verify_past_future_covariates(past_covariates=past_covariates, future_covariates=future_covariates)
-        informative = warn_if_uninformative(self.output_chunk_length, self.n_patches)
-
-        n = self.output_chunk_length
-        if windows == "last":
-            if self.encoders is not None and self.encoders.encoding_available:
-                past_covariates, future_covariates = self.generate_predict_encodings(
-                    n=n, series=series, past_covariates=past_covariates, future_covariates=future_covariates
-                )
-            dataset = self._build_inference_dataset(n, series, past_covariates, future_covariates, stride=0)
-            counts = np.ones(len(series), dtype=int)
-        else:
-            from darts.utils.historical_forecasts.optimized_historical_forecasts_torch import _create_dataset_bounds
-            from darts.utils.historical_forecasts.utils import _process_historical_forecast_input
-
-            series, past_covariates, future_covariates = _process_historical_forecast_input(
-                model=self, series=series, past_covariates=past_covariates,
-                future_covariates=future_covariates, forecast_horizon=n,
-            )
-            bounds, cum_lengths = _create_dataset_bounds(
-                model=self, series=series, past_covariates=past_covariates, future_covariates=future_covariates,
-                start=start, start_format=start_format, forecast_horizon=n, stride=stride,
-                overlap_end=overlap_end, show_warnings=True,
-            )
-            dataset = self._build_inference_dataset(
-                n, series, past_covariates, future_covariates, stride=stride, bounds=bounds
-            )
-            counts = np.diff(np.concatenate([[0], cum_lengths]))
-        self._validate_predict_ds_output(train_sample=self.train_sample, inference_sample=dataset[0])
-
-        module: _CrossScaleNetModule = self.model
-        was_training = module.training
-        module.eval()
-        module.set_mc_dropout(False)
-        parameter = next(module.parameters())
-        loader = torch.utils.data.DataLoader(
-            dataset, batch_size=batch_size or self.batch_size, shuffle=False, collate_fn=_batch_collate_fn_predict
+        return compute_saliency(
+            self, series, past_covariates, future_covariates, windows=windows, start=start,
+            start_format=start_format, stride=stride, overlap_end=overlap_end, batch_size=batch_size,
+            gradients=gradients,
         )
-        forecasts, maps, pred_times, inputs = [], [], [], []
-        try:
-            for batch in loader:
-                def _tensor(t: torch.Tensor | None) -> torch.Tensor | None:
-                    return None if t is None else t.to(device=parameter.device, dtype=parameter.dtype)
-
-                x_in = PLModuleInput(
-                    past_target=_tensor(batch.past_target),
-                    past_covariates=_tensor(batch.past_covariates),
-                    historic_future_covariates=_tensor(batch.historic_future_covariates),
-                    future_covariates=_tensor(batch.future_covariates),
-                    static_covariates=_tensor(batch.static_covariates),
-                )
-                forecast, batch_maps = module.explain_batch(x_in)
-                inputs.append(x_in.concatenate_past_features().float().cpu().numpy())
-                forecasts.append(self._point_forecast(forecast))
-                maps.append(batch_maps)
-                pred_times.extend(batch.pred_time)
-        finally:
-            module.train(was_training)
-        all_maps = concatenate_maps(maps)
-        all_forecasts = np.concatenate(forecasts)
-        all_inputs = np.concatenate(inputs)
-
-        component_names = self._input_component_names(series[0], past_covariates, future_covariates)
-        results, offset = [], 0
-        for i, ts in enumerate(series):
-            sl = slice(offset, offset + counts[i])
-            offset += counts[i]
-            freq = ts.freq
-            input_index, forecast_index = [], []
-            for pred_time in pred_times[sl]:
-                input_end = pred_time - (self.output_chunk_shift + 1) * freq
-                input_index.append(np.asarray(generate_index(end=input_end, length=self.input_chunk_length, freq=freq)))
-                forecast_index.append(np.asarray(generate_index(start=pred_time, length=n, freq=freq)))
-            results.append(
-                SaliencyResult(
-                    paper=all_maps.paper[sl],
-                    per_step=all_maps.per_step[sl],
-                    per_component=all_maps.per_component[sl],
-                    patch_attention=[a[sl] for a in all_maps.patch_attention],
-                    local_attention=[a[sl] for a in all_maps.local_attention],
-                    scale_weights=all_maps.scale_weights,
-                    input_index=np.stack(input_index),
-                    forecast_index=np.stack(forecast_index),
-                    forecast=all_forecasts[sl],
-                    component_names=component_names,
-                    target_names=list(ts.components),
-                    informative=informative,
-                    inputs=all_inputs[sl],
-                )
-            )
-        return results[0] if called_with_single_series else results
-
-    def _point_forecast(self, forecast: torch.Tensor) -> np.ndarray:
-        """``(B, H, C_t, nr_params)`` to ``(B, H, C_t)``: the median for quantiles, else the first parameter."""
-        index = 0
-        if isinstance(self.likelihood, QuantileRegression):
-            index = int(np.argmin(np.abs(np.asarray(self.likelihood.quantiles) - 0.5)))
-        return forecast[..., index].float().cpu().numpy()
-
-    def _input_component_names(
-        self,
-        series: TimeSeries,
-        past_covariates: Sequence[TimeSeries] | None,
-        future_covariates: Sequence[TimeSeries] | None,
-    ) -> list[str]:
-        """Names of the network's input channels: target, past covariates, historic future covariates."""
-        names = list(series.components)
-        sample = self.train_sample
-        if sample.past_covariates is not None and past_covariates:
-            names += list(past_covariates[0].components)
-        if sample.historic_future_covariates is not None and future_covariates:
-            names += list(future_covariates[0].components)
-        return names
 
     def explain(
         self,
         series: TimeSeries | Sequence[TimeSeries] | None = None,
         past_covariates: TimeSeries | Sequence[TimeSeries] | None = None,
         future_covariates: TimeSeries | Sequence[TimeSeries] | None = None,
+        gradients: bool = True,
     ) -> CrossScaleNetExplainabilityResult:
         """Explain the next forecast of each series, as a Darts explainability result.
 
         Same inputs as :meth:`predict` (the last input window of each series). The result is laid out like
-        Darts' ``TFTExplainer`` result: see :class:`CrossScaleNetExplainabilityResult`.
+        Darts' ``TFTExplainer`` result: see :class:`~crossscale_ext.explainability.CrossScaleNetExplainabilityResult`.
+        ``gradients=False`` leaves the gradient maps out (attention maps only).
         """
-        import pandas as pd
+        return explain(self, series, past_covariates, future_covariates, gradients=gradients)
 
-        results = self.saliency(series, past_covariates, future_covariates, windows="last")
-        single = isinstance(results, SaliencyResult)
-        explanations = []
-        for result in [results] if single else results:
-            input_times, forecast_times = result.input_index[-1], result.forecast_index[-1]
-            times = pd.Index(np.concatenate([input_times, forecast_times]))
-            if not isinstance(times, pd.DatetimeIndex):
-                times = pd.RangeIndex(int(times[0]), int(times[-1]) + 1)
-            pad = np.zeros(len(forecast_times))
-            attention = TimeSeries.from_times_and_values(
-                times=times,
-                values=np.stack(
-                    [np.concatenate([result.paper[-1], pad]), np.concatenate([result.per_step[-1], pad])], axis=1
-                ),
-                columns=["paper", "per_step"],
-            )
-            over_time = result.to_timeseries(-1)[result.component_names]
-            explanations.append({
-                "attention": attention,
-                "encoder_importance": result.component_importance.iloc[[-1]].reset_index(drop=True),
-                "encoder_importance_over_time": over_time,
-                "saliency": result,
-            })
-        return CrossScaleNetExplainabilityResult(explanations[0] if single else explanations)
+
+CrossScaleNetModel.__init__.__doc__ = CrossScaleNetModel.__init__.__doc__.replace(
+    "{architecture_parameters}", parameter_docs(style="darts", indent=8)
+)
 
 
 def _register_safe_globals() -> None:
     """Allow ``CrossScaleNetModel.load(path)`` with Darts' safe default (no ``trusted=True``)."""
-    from crossscale_ext import network, saliency
+    from crossscale_ext import config, network, saliency
 
     classes: list = [CrossScaleNetModel, _CrossScaleNetModule, CrossScaleNetExplainabilityResult]
+    classes += [getattr(config, name) for name in config.__all__ if isinstance(getattr(config, name), type)]
     classes += [getattr(network, name) for name in network.__all__ if isinstance(getattr(network, name), type)]
     classes += [getattr(saliency, name) for name in saliency.__all__ if isinstance(getattr(saliency, name), type)]
     with warnings.catch_warnings():

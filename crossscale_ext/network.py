@@ -1,6 +1,6 @@
 """CrossScaleNet as a plain PyTorch module (no Darts, no sktime).
 
-The network follows ``shared/SPEC.md`` sections 1-5, i.e. the authors' reference implementation
+The network follows the authors' reference implementation
 (``models/CrossScaleNet.py`` in mribrahim/LMS-TSF): reversible instance normalisation, a fixed
 sinusoidal positional encoding, average-pooled scales, moving-average decomposition, gated scale
 encoders with channel mixing, and cross-patch attention whose keys are the network's own scale-0
@@ -16,16 +16,24 @@ Extensions beyond the reference (all off, or neutral, by default):
   linear offset (static) are added to the normalised forecast, as in Darts' NLinear / DLinear.
 - ``nr_params`` > 1: the final projection emits ``nr_params`` values per step and channel, for
   likelihoods (quantiles, distribution parameters). With ``nr_params=1`` it is the reference layer.
+- ``covariate_path="linear"`` (see :class:`~crossscale_ext.config.ArchitectureConfig`): a linear map from
+  the normalised covariate channels of the window to the normalised target forecast, so a covariate's
+  value can reach the target linearly; it exists only when there are covariate channels
+  (``n_targets < n_channels``).
+
+This module imports torch only (no Darts, no sktime): ``import crossscale_ext.network`` stays light.
 """
 
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from crossscale_ext.config import ArchitectureConfig, _check_int
 
 __all__ = [
     "CrossScaleNet",
@@ -280,24 +288,11 @@ class CrossScaleNet(nn.Module):
     nr_params
         Values per forecast step and target (1 for a point forecast, the likelihood's parameter count
         otherwise). Default 1.
-    n_scales
-        Number of scales, the input and ``n_scales - 1`` average-pooled (factor 2) versions. Default 4.
-    base_patch_length
-        Patch length ``p`` at the input resolution; scale ``s`` uses ``p / 2**s`` so every scale has the
-        same number of patches. Must be divisible by ``2 ** (n_scales - 1)``. Default 16.
-    moving_avg_kernel
-        Odd kernel of the trend moving average, the same at every scale (coarse scales are padded by
-        repetition, as in the reference). Default 25.
-    d_model
-        Hidden width of the encoders' MLPs. Default 32.
-    dropout
-        Dropout rate. Default 0.1.
-    channel_mixing
-        Add the channel MLP in every scale encoder (``False`` is the reference's channel-independent
-        mode). Default True.
-    instance_norm
-        Apply reversible instance normalisation (RevIN) to the input and invert it on the output.
-        Default True.
+    config
+        The architecture hyperparameters (:class:`~crossscale_ext.config.ArchitectureConfig`); or give them as
+        keyword arguments (``n_scales``, ``base_patch_length``, ``moving_avg_kernel``, ``d_model``, ``dropout``,
+        ``channel_mixing``, ``instance_norm``, ``covariate_path``), documented there. Default: the package
+        default ``ArchitectureConfig()``.
 
     Raises
     ------
@@ -322,25 +317,18 @@ class CrossScaleNet(nn.Module):
         n_future_covariates: int = 0,
         n_static_covariates: int = 0,
         nr_params: int = 1,
-        n_scales: int = 4,
-        base_patch_length: int = 16,
-        moving_avg_kernel: int = 25,
-        d_model: int = 32,
-        dropout: float = 0.1,
-        channel_mixing: bool = True,
-        instance_norm: bool = True,
+        config: ArchitectureConfig | None = None,
+        **architecture: Any,
     ) -> None:
         super().__init__()
+        if config is not None and architecture:
+            raise ValueError(
+                f"Pass the architecture either as config=ArchitectureConfig(...) or as keyword arguments, not both "
+                f"(got config and {sorted(architecture)})."
+            )
+        config = config if config is not None else ArchitectureConfig(**architecture)
+        config.validate(input_length, output_length)
         n_targets = n_channels if n_targets is None else n_targets
-        validate_architecture(
-            input_length=input_length,
-            output_length=output_length,
-            n_scales=n_scales,
-            base_patch_length=base_patch_length,
-            moving_avg_kernel=moving_avg_kernel,
-            d_model=d_model,
-            dropout=dropout,
-        )
         for name, value, low in (
             ("n_channels", n_channels, 1),
             ("n_targets", n_targets, 1),
@@ -351,7 +339,10 @@ class CrossScaleNet(nn.Module):
             _check_int(name, value, low)
         if n_targets > n_channels:
             raise ValueError(f"n_targets={n_targets} exceeds n_channels={n_channels}; use n_targets <= n_channels.")
+        n_scales, base_patch_length, d_model = config.n_scales, config.base_patch_length, config.d_model
+        dropout, channel_mixing = config.dropout, config.channel_mixing
 
+        self.config = config
         self.input_length = input_length
         self.output_length = output_length
         self.n_channels = n_channels
@@ -361,11 +352,11 @@ class CrossScaleNet(nn.Module):
         self.scale_lengths = [input_length // 2**s for s in range(n_scales)]
         self.patch_lengths = [base_patch_length // 2**s for s in range(n_scales)]
 
-        self.instance_norm = ReversibleInstanceNorm(n_channels) if instance_norm else None
+        self.instance_norm = ReversibleInstanceNorm(n_channels) if config.instance_norm else None
         self.register_buffer(
             "positional_encoding", sinusoidal_positional_encoding(input_length, n_channels), persistent=False
         )
-        self.decomposition = SeriesDecomposition(moving_avg_kernel)
+        self.decomposition = SeriesDecomposition(config.moving_avg_kernel)
         self.seasonal_encoders = nn.ModuleList(
             ScaleEncoder(length, output_length, n_channels, d_model, dropout, channel_mixing)
             for length in self.scale_lengths
@@ -377,6 +368,12 @@ class CrossScaleNet(nn.Module):
         self.attention = nn.ModuleList(CrossPatchAttention(n_channels, p) for p in self.patch_lengths[1:])
         self.scale_weights = nn.Parameter(torch.ones(n_scales))
         self.projection = nn.Linear(n_scales * output_length, output_length * nr_params)
+        n_covariates = n_channels - n_targets
+        self.covariate_projection = (
+            nn.Linear(input_length * n_covariates, output_length * n_targets * nr_params)
+            if config.covariate_path == "linear" and n_covariates
+            else None
+        )
         self.future_projection = (
             nn.Linear(n_future_covariates, n_targets * nr_params) if n_future_covariates else None
         )
@@ -454,6 +451,11 @@ class CrossScaleNet(nn.Module):
         out = out.reshape(batch, self.n_channels, self.output_length, self.nr_params).transpose(1, 2)
         out = out[:, :, : self.n_targets]  # (B, H, n_targets, K)
 
+        if self.covariate_projection is not None:
+            covariates = scales[0][:, :, self.n_targets :] - self.positional_encoding[:, self.n_targets :].to(x.dtype)
+            out = out + self.covariate_projection(covariates.flatten(1)).reshape(
+                batch, self.output_length, self.n_targets, self.nr_params
+            )
         if self.future_projection is not None:
             if future_covariates is None:
                 raise ValueError("This network was built with future covariates; pass future_covariates.")
@@ -470,60 +472,3 @@ class CrossScaleNet(nn.Module):
         if self.instance_norm is not None:
             out = self.instance_norm.denormalize(out, mean, stdev, self.n_targets)
         return CrossScaleNetOutput(out, patch_attention, local_attention, weights)
-
-
-def _check_int(name: str, value: object, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}; got {value!r}.")
-
-
-def validate_architecture(
-    input_length: int,
-    output_length: int,
-    n_scales: int,
-    base_patch_length: int,
-    moving_avg_kernel: int,
-    d_model: int,
-    dropout: float,
-) -> None:
-    """Check that the lookback, scales, patches and kernel fit together; raise ``ValueError`` naming the fix.
-
-    Used by the network and, before any data is seen, by both wrappers' constructors.
-    """
-    _check_int("input_chunk_length", input_length, 1)
-    _check_int("output_chunk_length", output_length, 1)
-    _check_int("d_model", d_model, 1)
-    _check_int("n_scales", n_scales, 2)
-    _check_int("base_patch_length", base_patch_length, 1)
-    _check_int("moving_avg_kernel", moving_avg_kernel, 1)
-    if isinstance(dropout, bool) or not isinstance(dropout, int | float) or not 0.0 <= dropout < 1.0:
-        raise ValueError(f"dropout must be a float in [0, 1); got {dropout!r}.")
-    factor = 2 ** (n_scales - 1)
-    if input_length % factor:
-        valid = max(factor, round(input_length / factor) * factor)
-        raise ValueError(
-            f"input_chunk_length={input_length} cannot be halved {n_scales - 1} times (n_scales={n_scales}): "
-            f"it must be a multiple of {factor}, e.g. input_chunk_length={valid}, or use fewer scales."
-        )
-    if base_patch_length % factor:
-        valid = max(factor, round(base_patch_length / factor) * factor)
-        raise ValueError(
-            f"base_patch_length={base_patch_length} must be a multiple of 2**(n_scales-1)={factor} so that every "
-            f"scale has a whole patch length, e.g. base_patch_length={valid}."
-        )
-    if input_length < 2 * base_patch_length:
-        raise ValueError(
-            f"input_chunk_length={input_length} holds fewer than two patches of base_patch_length="
-            f"{base_patch_length}, so the patch attention would be constant: use base_patch_length <= "
-            f"{max(factor, (input_length // 2) // factor * factor)} or a longer input_chunk_length."
-        )
-    if moving_avg_kernel % 2 == 0:
-        raise ValueError(
-            f"moving_avg_kernel={moving_avg_kernel} must be odd so the trend keeps the series length; "
-            f"use {moving_avg_kernel + 1}."
-        )
-    if moving_avg_kernel > input_length:
-        raise ValueError(
-            f"moving_avg_kernel={moving_avg_kernel} is longer than the input window "
-            f"(input_chunk_length={input_length}): use an odd kernel <= {input_length - (input_length % 2 == 0)}."
-        )

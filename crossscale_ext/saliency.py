@@ -92,6 +92,8 @@ class SaliencyMaps:
     patch_attention: list[np.ndarray]  # per scale s >= 1: (W, P, P)
     local_attention: list[np.ndarray]  # per scale s >= 1: (W, P, p_s, p_s)
     scale_weights: np.ndarray  # (n_scales,)
+    gradient: np.ndarray | None = None  # (W, L, C)
+    input_x_gradient: np.ndarray | None = None  # (W, L, C)
 
 
 def _to_input_resolution(step_map: torch.Tensor, factor: int) -> torch.Tensor:
@@ -149,47 +151,96 @@ def per_component_map(
     return total
 
 
-@torch.no_grad()
-def compute_maps(network: CrossScaleNet, x: torch.Tensor, output: CrossScaleNetOutput) -> SaliencyMaps:
-    """All saliency maps for the windows ``x`` ``(B, L, C)`` given the network's ``output`` on them."""
-    weights = output.scale_weights
-    paper = paper_map(output.patch_attention, weights, network.input_length)
-    per_step = per_step_map(output.patch_attention, output.local_attention, weights, network.input_length)
-    per_component = per_component_map(network, network.scale_tokens(x)[0], output)
+def attention_maps(network: CrossScaleNet, x: torch.Tensor, output: CrossScaleNetOutput) -> SaliencyMaps:
+    """The attention maps for the windows ``x`` ``(B, L, C)`` given the network's ``output`` on them."""
+    with torch.no_grad():
+        weights = output.scale_weights.detach()
+        patch = [a.detach() for a in output.patch_attention]
+        local = [a.detach() for a in output.local_attention]
+        detached = CrossScaleNetOutput(output.forecast.detach(), patch, local, weights)
+        paper = paper_map(patch, weights, network.input_length)
+        per_step = per_step_map(patch, local, weights, network.input_length)
+        per_component = per_component_map(network, network.scale_tokens(x.detach())[0], detached)
     return SaliencyMaps(
-        paper=paper.float().cpu().numpy(),
-        per_step=per_step.float().cpu().numpy(),
-        per_component=per_component.float().cpu().numpy(),
-        patch_attention=[a.float().cpu().numpy() for a in output.patch_attention],
-        local_attention=[a.float().cpu().numpy() for a in output.local_attention],
-        scale_weights=weights.float().cpu().numpy(),
+        paper=_numpy(paper),
+        per_step=_numpy(per_step),
+        per_component=_numpy(per_component),
+        patch_attention=[_numpy(a) for a in patch],
+        local_attention=[_numpy(a) for a in local],
+        scale_weights=_numpy(weights),
     )
+
+
+def compute_maps(network: CrossScaleNet, x: torch.Tensor, output: CrossScaleNetOutput) -> SaliencyMaps:
+    """The attention maps only (kept for code written against earlier versions): see :func:`attention_maps`."""
+    return attention_maps(network, x, output)
+
+
+def _numpy(t: torch.Tensor) -> np.ndarray:
+    return t.detach().float().cpu().numpy()
+
+
+def gradient_maps(inputs: torch.Tensor, point_forecast: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """``gradient`` and ``input_x_gradient`` maps ``(B, L, C)`` of ``point_forecast`` with respect to ``inputs``.
+
+    ``point_forecast`` ``(B, H, n_targets)`` must have been computed from ``inputs`` ``(B, L, C)`` with autograd
+    on. The forecast is summed over its steps and targets (one backward pass for the whole batch; windows do
+    not interact, so each window gets the gradient of its own forecast), then:
+
+    - ``gradient = |d sum(forecast) / d input|``;
+    - ``input_x_gradient = |(input - window mean) * d sum(forecast) / d input|``: the first-order change of the
+      forecast if the cell were replaced by its channel's mean over the window (the baseline that instance
+      normalisation makes neutral).
+
+    Only ``inputs`` receive gradients (``torch.autograd.grad``): the parameters' ``.grad`` stay untouched.
+    """
+    (grad,) = torch.autograd.grad(point_forecast.sum(), inputs)
+    centred = inputs.detach() - inputs.detach().mean(dim=1, keepdim=True)
+    return _numpy(grad.abs()), _numpy((centred * grad).abs())
 
 
 def concatenate_maps(parts: list[SaliencyMaps]) -> SaliencyMaps:
     """Join the maps of consecutive batches along the window axis."""
+    first = parts[0]
     return SaliencyMaps(
         paper=np.concatenate([p.paper for p in parts]),
         per_step=np.concatenate([p.per_step for p in parts]),
         per_component=np.concatenate([p.per_component for p in parts]),
         patch_attention=[np.concatenate(a) for a in zip(*(p.patch_attention for p in parts))],
         local_attention=[np.concatenate(a) for a in zip(*(p.local_attention for p in parts))],
-        scale_weights=parts[0].scale_weights,
+        scale_weights=first.scale_weights,
+        gradient=None if first.gradient is None else np.concatenate([p.gradient for p in parts]),
+        input_x_gradient=None
+        if first.input_x_gradient is None
+        else np.concatenate([p.input_x_gradient for p in parts]),
     )
 
 
-@dataclass
-class SaliencyResult:
+#: Temporal maps ``(W, L)`` a result can hold, and cell maps ``(W, L, C)``.
+TEMPORAL_MAPS = ("paper", "per_step", "gradient", "input_x_gradient")
+CELL_MAPS = ("per_component", "gradient", "input_x_gradient")
+#: The map the documentation recommends reading first: it follows what the forecast rests on.
+RECOMMENDED_MAP = "gradient"
+
+
+@dataclass(kw_only=True, repr=False)
+class SaliencyResult(SaliencyMaps):
     """Saliency of one series over one or more input windows.
 
     Attributes
     ----------
     paper
-        ``(W, L)``: the reference implementation's map (patch resolution), sums to ``n_scales - 1``.
+        ``(W, L)``: the reference implementation's attention map (patch resolution), sums to ``n_scales - 1``.
     per_step
         ``(W, L)``: patch attention refined by local attention, sums to 1.
     per_component
         ``(W, L, C)``: ``per_step`` split over input components, sums to 1.
+    gradient
+        ``(W, L, C)``: ``|d forecast / d input|``, the forecast summed over its steps and targets; None when
+        computed with ``gradients=False``. Its sum over components is the ``gradient`` column of
+        :meth:`to_dataframe`. The map to read first (see the saliency guide).
+    input_x_gradient
+        ``(W, L, C)``: ``|(input - window mean) * d forecast / d input|``; None with ``gradients=False``.
     patch_attention, local_attention
         Raw attention per scale ``s >= 1``: ``(W, P, P)`` and ``(W, P, p_s, p_s)``.
     scale_weights
@@ -206,18 +257,12 @@ class SaliencyResult:
     target_names
         The target components.
     informative
-        False when the horizon is too short for the attention to differ between patches (see
-        :func:`attention_is_informative`).
+        False when the horizon is too short for the *attention* maps to differ between patches (see
+        :func:`attention_is_informative`); the gradient maps are not affected.
     inputs
         ``(W, L, C)``: the input windows' values (components as ``component_names``), or None.
     """
 
-    paper: np.ndarray
-    per_step: np.ndarray
-    per_component: np.ndarray
-    patch_attention: list[np.ndarray]
-    local_attention: list[np.ndarray]
-    scale_weights: np.ndarray
     input_index: np.ndarray
     forecast_index: np.ndarray
     forecast: np.ndarray
@@ -227,16 +272,67 @@ class SaliencyResult:
     inputs: np.ndarray | None = None
     metadata: dict = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        length = self.per_step.shape[1]
+        span = f"{self.forecast_index[0, 0]} .. {self.forecast_index[-1, 0]}" if self.n_windows else "-"
+        return (
+            f"SaliencyResult(windows={self.n_windows}, input_length={length}, forecast_starts={span}, "
+            f"components={self.component_names}, maps={list(self.available_maps)}, "
+            f"informative_attention={self.informative})"
+        )
+
     @property
     def n_windows(self) -> int:
         """Number of input windows."""
         return self.per_step.shape[0]
 
     @property
+    def available_maps(self) -> tuple[str, ...]:
+        """Names of the maps this result holds (``gradient`` and ``input_x_gradient`` unless switched off)."""
+        names = ["paper", "per_step", "per_component"]
+        names += [name for name in ("gradient", "input_x_gradient") if getattr(self, name) is not None]
+        return tuple(names)
+
+    def temporal_map(self, kind: str = RECOMMENDED_MAP) -> np.ndarray:
+        """A map over time, ``(W, L)``: ``paper``, ``per_step``, or a cell map summed over components."""
+        if kind in ("gradient", "input_x_gradient", "per_component"):
+            return self.component_map(kind).sum(axis=2)
+        if kind in ("paper", "per_step"):
+            return getattr(self, kind)
+        raise ValueError(f"kind must be one of {[*TEMPORAL_MAPS, 'per_component']}; got {kind!r}.")
+
+    def component_map(self, kind: str = RECOMMENDED_MAP) -> np.ndarray:
+        """A map over (time, input component), ``(W, L, C)``.
+
+        ``kind``: ``per_component``, ``gradient`` or ``input_x_gradient``.
+        """
+        if kind not in CELL_MAPS:
+            raise ValueError(f"kind must be one of {list(CELL_MAPS)}; got {kind!r}.")
+        values = getattr(self, kind)
+        if values is None:
+            raise ValueError(
+                f"This result holds no {kind!r} map: it was computed with gradients=False. Call saliency(..., "
+                "gradients=True) (the default) to get the gradient maps."
+            )
+        return values
+
+    @property
     def component_importance(self) -> pd.DataFrame:
-        """Per-component saliency summed over time, one row per window (indexed by forecast start)."""
+        """Per-component attention saliency summed over time, one row per window (indexed by forecast start).
+
+        Built from ``per_component``; use :meth:`importance` for another map.
+        """
+        return self.importance("per_component")
+
+    def importance(self, kind: str = RECOMMENDED_MAP) -> pd.DataFrame:
+        """Each input component's share of a cell map, one row per window (indexed by forecast start).
+
+        Rows sum to 1.
+        """
+        totals = self.component_map(kind).sum(axis=1)
+        totals = totals / np.clip(totals.sum(axis=1, keepdims=True), 1e-30, None)
         return pd.DataFrame(
-            self.per_component.sum(axis=1),
+            totals,
             index=pd.Index(self.forecast_index[:, 0], name="forecast_start"),
             columns=self.component_names,
         )
@@ -246,7 +342,7 @@ class SaliencyResult:
             raise IndexError(f"window={window} is out of range for {self.n_windows} window(s).")
         return window % self.n_windows
 
-    def to_dataframe(self, window: int | None = -1) -> pd.DataFrame:
+    def to_dataframe(self, window: int | None = -1, components: str = "per_component") -> pd.DataFrame:
         """Saliency as a DataFrame aligned to the input time stamps.
 
         Parameters
@@ -254,30 +350,37 @@ class SaliencyResult:
         window
             Which window (default -1, the last). ``None`` stacks every window, indexed by
             ``(forecast_start, time)``.
+        components
+            Which cell map fills the per-component columns: ``"per_component"`` (default, the attention split
+            over components), ``"gradient"`` or ``"input_x_gradient"``.
 
         Returns
         -------
         pandas.DataFrame
-            Columns ``paper``, ``per_step`` and one per input component (its per-component map).
+            Columns ``paper``, ``per_step``, then ``gradient`` and ``input_x_gradient`` (each summed over
+            components; absent when computed with ``gradients=False``), then one column per input component
+            holding the ``components`` map.
         """
+        cells = self.component_map(components)
         if window is None:
-            frames = [self.to_dataframe(w) for w in range(self.n_windows)]
+            frames = [self.to_dataframe(w, components) for w in range(self.n_windows)]
             return pd.concat(frames, keys=list(self.forecast_index[:, 0]), names=["forecast_start", "time"])
         w = self._window(window)
-        frame = pd.DataFrame(self.per_component[w], columns=self.component_names)
-        frame.insert(0, "per_step", self.per_step[w])
-        frame.insert(0, "paper", self.paper[w])
+        frame = pd.DataFrame(cells[w], columns=self.component_names)
+        temporal = [name for name in TEMPORAL_MAPS if name in self.available_maps]
+        for position, name in enumerate(temporal):
+            frame.insert(position, name, self.temporal_map(name)[w])
         frame.index = pd.Index(self.input_index[w], name="time")
         return frame
 
-    def to_timeseries(self, window: int = -1):
+    def to_timeseries(self, window: int = -1, components: str = "per_component"):
         """Saliency of one window as a Darts ``TimeSeries`` over the input time stamps.
 
         The columns are those of :meth:`to_dataframe`.
         """
         from darts import TimeSeries
 
-        frame = self.to_dataframe(window)
+        frame = self.to_dataframe(window, components)
         return TimeSeries.from_times_and_values(
             times=frame.index if isinstance(frame.index, pd.DatetimeIndex) else pd.RangeIndex(
                 frame.index[0], frame.index[-1] + 1
@@ -287,7 +390,7 @@ class SaliencyResult:
         )
 
     def per_scale(self, window: int = -1) -> np.ndarray:
-        """Per-step map of each attended scale ``s >= 1`` at input resolution, ``(n_scales - 1, L)``.
+        """Per-step attention map of each attended scale ``s >= 1`` at input resolution, ``(n_scales - 1, L)``.
 
         Row ``s - 1`` is scale ``s``'s map before the scales are averaged (each row sums to 1); the
         ``per_step`` map is their average weighted by ``sigmoid(w_s)``.
@@ -303,11 +406,11 @@ class SaliencyResult:
         return np.stack(rows)
 
     def lag_profile(self, kind: str = "per_step") -> np.ndarray:
-        """Mean saliency by lag over all windows, ``(L,)``; entry ``l - 1`` is lag ``l`` (lag 1 = last input step)."""
-        maps = {"paper": self.paper, "per_step": self.per_step}
-        if kind not in maps:
-            raise ValueError(f"kind must be one of {sorted(maps)}; got {kind!r}.")
-        return maps[kind].mean(axis=0)[::-1]
+        """Mean temporal saliency by lag over all windows, ``(L,)``.
+
+        Entry ``l - 1`` is lag ``l`` (lag 1 = the last input step); ``kind``: any name of :meth:`temporal_map`.
+        """
+        return self.temporal_map(kind).mean(axis=0)[::-1]
 
 
 def warn_if_uninformative(output_length: int, n_patches: int, stacklevel: int = 3) -> bool:

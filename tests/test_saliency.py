@@ -13,7 +13,7 @@ from darts.utils.timeseries_generation import linear_timeseries
 from support import noisy_sine
 
 from crossscale_ext import CrossScaleNet, CrossScaleNetModel, SaliencyResult, ShortHorizonWarning
-from crossscale_ext.saliency import attention_is_informative, compute_maps
+from crossscale_ext.saliency import attention_is_informative, attention_maps
 
 SMALL = {"input_chunk_length": 32, "output_chunk_length": 8, "n_scales": 3, "base_patch_length": 8,
          "moving_avg_kernel": 7, "d_model": 16, "n_epochs": 1, "random_state": 0}
@@ -34,7 +34,7 @@ def fitted():
 def test_maps_of_the_plain_network_sum_as_documented():
     net = CrossScaleNet(input_length=64, output_length=16, n_channels=3, n_scales=3, base_patch_length=8).eval()
     x = torch.randn(5, 64, 3)
-    maps = compute_maps(net, x, net(x))
+    maps = attention_maps(net, x, net(x))
     assert maps.paper.shape == maps.per_step.shape == (5, 64)
     assert maps.per_component.shape == (5, 64, 3)
     np.testing.assert_allclose(maps.paper.sum(axis=1), net.n_scales - 1, rtol=1e-5)
@@ -56,10 +56,11 @@ def test_last_window_is_the_one_predict_uses(fitted):
     np.testing.assert_array_equal(result.forecast_index[0], expected_forecast.to_numpy())
     np.testing.assert_allclose(result.forecast[0], model.predict(8).values(), rtol=1e-4, atol=1e-5)
     frame = result.to_dataframe()
-    assert list(frame.columns) == ["paper", "per_step", "c0", "c1", "linear"]
+    assert list(frame.columns) == ["paper", "per_step", "gradient", "input_x_gradient", "c0", "c1", "linear"]
+    np.testing.assert_allclose(frame["gradient"], result.gradient[0].sum(axis=1), rtol=1e-6)
     assert frame.index.equals(pd.DatetimeIndex(series.time_index[-32:], name="time"))
     ts = result.to_timeseries()
-    assert ts.time_index.equals(series.time_index[-32:]) and ts.width == 5
+    assert ts.time_index.equals(series.time_index[-32:]) and ts.width == 7
 
 
 def test_every_window_matches_historical_forecasts(fitted):
@@ -121,11 +122,14 @@ def test_explain_is_laid_out_like_tft_explainer(fitted):
     attention = explanation.get_attention()
     assert len(attention) == 32 + 8  # input window and forecast window, as TFTExplainer
     assert attention.start_time() == series.time_index[-32]
-    assert list(attention.components) == ["paper", "per_step"]
+    assert list(attention.components) == ["paper", "per_step", "gradient"]
     np.testing.assert_allclose(attention.values()[32:], 0.0)
     importance = explanation.get_encoder_importance()
     assert list(importance.columns) == ["c0", "c1", "linear"]
     np.testing.assert_allclose(importance.to_numpy().sum(), 1.0, rtol=1e-5)
+    # the importance is each input component's share of the gradient map (the recommended map)
+    gradient = explanation.get_saliency().gradient[-1].sum(axis=0)
+    np.testing.assert_allclose(importance.to_numpy()[0], gradient / gradient.sum(), rtol=1e-5)
     over_time = explanation.get_encoder_importance_over_time()
     assert over_time.time_index.equals(series.time_index[-32:])
     assert isinstance(explanation.get_saliency(), SaliencyResult)
@@ -151,3 +155,114 @@ def test_lag_profile_and_component_importance(fitted):
     np.testing.assert_allclose(importance.sum(axis=1), 1.0, rtol=1e-4)
     with pytest.raises(IndexError, match="out of range"):
         result.to_dataframe(window=result.n_windows)
+
+
+# ---------------------------------------------------------------------------------------------- gradient maps
+def _manual_gradient(model, series, past):
+    """|d sum(forecast) / d input| of the last window, by autograd through the Lightning module itself."""
+    module = model.model.eval()
+    values = np.concatenate([series.values()[-32:], past.values()[-32:]], axis=1)
+    inputs = torch.tensor(values[None], dtype=torch.float32, requires_grad=True)
+    from darts.utils.data.torch_datasets.utils import PLModuleInput
+
+    x_in = PLModuleInput(past_target=inputs[:, :, :2], past_covariates=inputs[:, :, 2:],
+                         historic_future_covariates=None, future_covariates=None, static_covariates=None)
+    module(x_in).prediction[..., 0].sum().backward()
+    module.zero_grad(set_to_none=True)
+    module.train()  # Darts shares its default loss module between models: leave it in train mode
+    return inputs.grad.abs()[0].numpy(), values
+
+
+def test_gradient_map_is_the_gradient_of_the_forecast(fitted):
+    model, series, past = fitted
+    result = model.saliency()
+    expected, values = _manual_gradient(model, series, past)
+    assert result.gradient.shape == result.input_x_gradient.shape == (1, 32, 3)
+    np.testing.assert_allclose(result.gradient[0], expected, rtol=1e-4, atol=1e-7)
+    centred = values - values.mean(axis=0, keepdims=True)
+    np.testing.assert_allclose(result.input_x_gradient[0], np.abs(centred * expected), rtol=1e-4, atol=1e-7)
+    np.testing.assert_allclose(result.temporal_map("gradient")[0], expected.sum(axis=1), rtol=1e-4, atol=1e-7)
+
+
+def test_gradient_map_with_darts_reversible_instance_norm(trainer_kwargs):
+    """With Darts' RINorm the map is taken with respect to the raw input, the norm inside the graph.
+
+    As in training, the normalisation statistics are constants of the graph (both instance norms detach them).
+    """
+    from darts.utils.data.torch_datasets.utils import PLModuleInput
+
+    series = noisy_sine(length=160)
+    model = CrossScaleNetModel(**SMALL, use_reversible_instance_norm=True, pl_trainer_kwargs=trainer_kwargs).fit(series)
+    result = model.saliency()
+    raw = torch.tensor(series.values()[None, -32:], dtype=torch.float32, requires_grad=True)
+    x_in = PLModuleInput(past_target=raw, past_covariates=None, historic_future_covariates=None,
+                         future_covariates=None, static_covariates=None)
+    model.model.eval()(x_in).prediction.sum().backward()  # io_processor applies RINorm inside forward
+    model.model.train()
+    np.testing.assert_allclose(result.gradient[0], raw.grad.abs()[0].numpy(), rtol=1e-4, atol=1e-7)
+    np.testing.assert_allclose(result.forecast[0], model.predict(8).values(), rtol=1e-4, atol=1e-5)
+
+
+def test_saliency_leaves_the_model_unchanged(fitted):
+    model, series, past = fitted
+    module = model.model
+    module.train()
+    module.zero_grad(set_to_none=True)
+    before = {name: p.detach().clone() for name, p in module.named_parameters()}
+    model.saliency(series, past_covariates=past, windows="all")
+    assert module.training  # train / eval state restored
+    assert all(p.grad is None for p in module.parameters())  # no parameter gradients kept
+    for name, p in module.named_parameters():
+        assert torch.equal(p, before[name]), name
+    module.eval()
+    # with MC dropout a forecast would change from call to call; saliency switches it off
+    first, second = model.saliency().gradient, model.saliency().gradient
+    module.train()
+    np.testing.assert_array_equal(first, second)
+
+
+def test_gradients_can_be_switched_off(fitted):
+    model, series, past = fitted
+    result = model.saliency(gradients=False)
+    assert result.gradient is None and result.input_x_gradient is None
+    assert "gradient" not in result.available_maps
+    assert list(result.to_dataframe().columns) == ["paper", "per_step", "c0", "c1", "linear"]
+    with pytest.raises(ValueError, match="gradients=True"):
+        result.component_map("gradient")
+    with pytest.raises(ValueError, match="gradients must be True or False"):
+        model.saliency(gradients="yes")
+    explanation = model.explain(gradients=False)
+    assert list(explanation.get_attention().components) == ["paper", "per_step"]
+
+
+def test_gradient_map_of_a_quantile_model_follows_the_median(trainer_kwargs):
+    from darts.utils.likelihood_models.torch import QuantileRegression
+
+    series = noisy_sine(length=160)
+    model = CrossScaleNetModel(**SMALL, likelihood=QuantileRegression([0.1, 0.5, 0.9]),
+                               pl_trainer_kwargs=trainer_kwargs).fit(series)
+    result = model.saliency()
+    median = model.predict(8, predict_likelihood_parameters=True).values()[:, 1]
+    np.testing.assert_allclose(result.forecast[0, :, 0], median, rtol=1e-4, atol=1e-5)
+    assert np.isfinite(result.gradient).all() and result.gradient.max() > 0
+
+
+def test_result_repr_is_short(fitted):
+    model, series, past = fitted
+    text = repr(model.saliency(series, past_covariates=past, windows="all"))
+    assert len(text.splitlines()) == 1 and "windows=121" in text and "gradient" in text
+
+
+def test_component_views_of_every_map(fitted):
+    model, series, past = fitted
+    result = model.saliency(series, past_covariates=past, windows="all")
+    for kind in ("per_component", "gradient", "input_x_gradient"):
+        frame = result.to_dataframe(components=kind)
+        np.testing.assert_allclose(frame[["c0", "c1", "linear"]].to_numpy(), result.component_map(kind)[-1],
+                                   rtol=1e-6)
+        shares = result.importance(kind)
+        np.testing.assert_allclose(shares.sum(axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(result.lag_profile("gradient"), result.gradient.sum(axis=2).mean(axis=0)[::-1],
+                               rtol=1e-6)
+    with pytest.raises(ValueError, match="kind must be one of"):
+        result.component_map("paper")

@@ -1,0 +1,196 @@
+"""The architecture hyperparameters of CrossScaleNet, defined, documented and validated once.
+
+:class:`ArchitectureConfig` is the single definition used by the plain network
+(:class:`~crossscale_ext.network.CrossScaleNet`), the Darts model
+(:class:`~crossscale_ext.darts_model.CrossScaleNetModel`) and the sktime forecaster
+(:class:`~crossscale_ext.sktime_forecaster.CrossScaleNetForecaster`). The wrappers keep explicit
+constructor parameters (Darts records them to save and load models, sktime's estimator contract demands
+them) and build an ``ArchitectureConfig`` from them, so every range check and every error message lives
+here; their docstrings are filled from :func:`parameter_docs`, so the parameters are documented once too.
+
+This module imports neither Darts nor sktime nor torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from typing import Any, Literal
+
+__all__ = ["ArchitectureConfig", "REFERENCE_ARCHITECTURE", "parameter_docs"]
+
+CovariatePath = Literal["none", "linear"]
+
+
+def _doc(text: str) -> Any:
+    return {"doc": " ".join(text.split())}
+
+
+def _check_int(name: str, value: object, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"{name} must be an integer >= {low}; got {value!r}.")
+
+
+@dataclass(frozen=True)
+class ArchitectureConfig:
+    """CrossScaleNet's architecture hyperparameters (everything but the data's dimensions).
+
+    Every field is described in :func:`parameter_docs`; :meth:`validate` checks them against a lookback
+    and horizon. ``ArchitectureConfig()`` is the package default; :data:`REFERENCE_ARCHITECTURE` is the
+    authors' reference layout (``covariate_path="none"``).
+
+    Examples
+    --------
+    >>> config = ArchitectureConfig(n_scales=3, base_patch_length=8)
+    >>> config.validate(input_length=48, output_length=12)
+    >>> config.n_patches(48)
+    6
+    """
+
+    n_scales: int = field(
+        default=4,
+        metadata=_doc("Number of scales: the input and ``n_scales - 1`` average-pooled (factor 2) versions."),
+    )
+    base_patch_length: int = field(
+        default=16,
+        metadata=_doc(
+            "Patch length at the input resolution; scale ``s`` uses ``base_patch_length / 2**s`` so every scale "
+            "has the same number of patches. A multiple of ``2 ** (n_scales - 1)``."
+        ),
+    )
+    moving_avg_kernel: int = field(
+        default=25,
+        metadata=_doc(
+            "Odd kernel of the moving average that splits trend from seasonality (the same at every scale), at "
+            "most ``input_chunk_length``."
+        ),
+    )
+    d_model: int = field(default=32, metadata=_doc("Hidden width of the encoders' temporal and channel MLPs."))
+    dropout: float = field(
+        default=0.1,
+        metadata=_doc("Dropout rate of the encoders (Monte Carlo dropout with Darts' ``mc_dropout=True``)."),
+    )
+    channel_mixing: bool = field(
+        default=True,
+        metadata=_doc(
+            "Mix channels inside every scale encoder; ``False`` is the reference's channel-independent mode."
+        ),
+    )
+    instance_norm: bool = field(
+        default=True,
+        metadata=_doc(
+            "Reversible instance normalisation (RevIN) of every input channel, inverted on the forecast, as in "
+            "the reference."
+        ),
+    )
+    covariate_path: CovariatePath = field(
+        default="none",
+        metadata=_doc(
+            "How covariate channels (inputs that are not forecast) reach the target. ``'none'``: only through "
+            "the encoders' channel mixing, the reference layout. ``'linear'``: also a linear map from the "
+            "normalised covariate window to the normalised target forecast (treating target and covariate "
+            "channels separately, an open question of the paper). Without covariates both are the same network."
+        ),
+    )
+
+    def __post_init__(self) -> None:
+        _check_int("n_scales", self.n_scales, 2)
+        _check_int("base_patch_length", self.base_patch_length, 1)
+        _check_int("moving_avg_kernel", self.moving_avg_kernel, 1)
+        _check_int("d_model", self.d_model, 1)
+        for name in ("channel_mixing", "instance_norm"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False; got {getattr(self, name)!r}.")
+        dropout = self.dropout
+        if isinstance(dropout, bool) or not isinstance(dropout, int | float) or not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be a float in [0, 1); got {dropout!r}.")
+        if self.covariate_path not in ("none", "linear"):
+            raise ValueError(
+                f"covariate_path must be 'none' (the reference layout) or 'linear'; got {self.covariate_path!r}."
+            )
+        factor = 2 ** (self.n_scales - 1)
+        if self.base_patch_length % factor:
+            valid = max(factor, round(self.base_patch_length / factor) * factor)
+            raise ValueError(
+                f"base_patch_length={self.base_patch_length} must be a multiple of 2**(n_scales-1)={factor} so "
+                f"that every scale has a whole patch length, e.g. base_patch_length={valid}."
+            )
+        if self.moving_avg_kernel % 2 == 0:
+            raise ValueError(
+                f"moving_avg_kernel={self.moving_avg_kernel} must be odd so the trend keeps the series length; "
+                f"use {self.moving_avg_kernel + 1}."
+            )
+
+    def validate(self, input_length: int, output_length: int) -> None:
+        """Check that a lookback and horizon fit these scales, patches and kernel.
+
+        Raises
+        ------
+        ValueError
+            Naming the fix, e.g. the nearest valid ``input_chunk_length``.
+        """
+        _check_int("input_chunk_length", input_length, 1)
+        _check_int("output_chunk_length", output_length, 1)
+        factor = 2 ** (self.n_scales - 1)
+        if input_length % factor:
+            valid = max(factor, round(input_length / factor) * factor)
+            raise ValueError(
+                f"input_chunk_length={input_length} cannot be halved {self.n_scales - 1} times "
+                f"(n_scales={self.n_scales}): it must be a multiple of {factor}, e.g. input_chunk_length={valid}, "
+                "or use fewer scales."
+            )
+        if input_length < 2 * self.base_patch_length:
+            raise ValueError(
+                f"input_chunk_length={input_length} holds fewer than two patches of base_patch_length="
+                f"{self.base_patch_length}, so the patch attention would be constant: use base_patch_length <= "
+                f"{max(factor, (input_length // 2) // factor * factor)} or a longer input_chunk_length."
+            )
+        if self.moving_avg_kernel > input_length:
+            raise ValueError(
+                f"moving_avg_kernel={self.moving_avg_kernel} is longer than the input window "
+                f"(input_chunk_length={input_length}): use an odd kernel <= "
+                f"{input_length - (input_length % 2 == 0)}."
+            )
+
+    def n_patches(self, input_length: int) -> int:
+        """Number of patches per scale, ``ceil(input_length / base_patch_length)``."""
+        return -(-input_length // self.base_patch_length)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The fields as a plain dict (keyword arguments of the wrappers)."""
+        return asdict(self)
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> ArchitectureConfig:
+        """Build from a dict that may hold other keys too (e.g. a wrapper's ``get_params()``)."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in params.items() if k in names})
+
+
+#: The authors' reference layout (``models/CrossScaleNet.py`` of mribrahim/LMS-TSF): use it to reproduce the paper.
+REFERENCE_ARCHITECTURE = ArchitectureConfig(covariate_path="none")
+
+
+def parameter_docs(style: Literal["darts", "sktime"] = "darts", indent: int = 8) -> str:
+    """The architecture parameters' documentation, for the wrappers' docstrings.
+
+    Parameters
+    ----------
+    style
+        ``"darts"``: ``name`` / description with ``Default: ...`` (Darts' model docstrings); ``"sktime"``:
+        ``name : type, default=...`` (sktime's numpydoc style).
+    indent
+        Spaces before every parameter name (descriptions get four more).
+    """
+    pad, body = " " * indent, " " * (indent + 4)
+    lines: list[str] = []
+    for f in fields(ArchitectureConfig):
+        default = f.default if f.default is not MISSING else None
+        doc = f.metadata["doc"]
+        type_name = {"int": "int", "float": "float", "bool": "bool"}.get(str(f.type), "str")
+        if style == "sktime":
+            lines.append(f"{pad}{f.name} : {type_name}, default={default!r}")
+            lines.append(f"{body}{doc}")
+        else:
+            lines.append(f"{pad}{f.name}")
+            lines.append(f"{body}{doc} Default: ``{default!r}``.")
+    return "\n".join(lines)

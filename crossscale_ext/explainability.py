@@ -1,0 +1,339 @@
+"""Explaining a fitted :class:`~crossscale_ext.darts_model.CrossScaleNetModel`: the saliency pass and Darts' result.
+
+Like Darts' ``darts/explainability/`` (``tft_explainer.py``), explanation lives apart from the model:
+
+- :func:`compute_saliency` runs the model's own batched pass over the requested input windows (the last
+  one of each series, or every window ``historical_forecasts`` would forecast) and returns one
+  :class:`~crossscale_ext.saliency.SaliencyResult` per series. Unlike ``TFTExplainer``, which reads the
+  attention the last forward call left on the module, every window of every series is kept.
+- :func:`explain` lays the last window's maps out as a Darts explainability result,
+  :class:`CrossScaleNetExplainabilityResult` (the shape of ``TFTExplainabilityResult``).
+
+Every call into Darts' private helpers (building the inference data set, the historical-forecast window
+bounds, batch collation) is in this module, so a Darts upgrade that changes them is fixed in one place.
+The pass does not change the model: no parameter gradient is kept (``torch.autograd.grad`` on the inputs
+only), Monte Carlo dropout is off, and the module's train / eval state is restored.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pandas as pd
+import torch
+from darts import TimeSeries
+from darts.explainability.explainability_result import ComponentBasedExplainabilityResult
+from darts.utils.data.torch_datasets.utils import PLModuleInput, _batch_collate_fn_predict
+from darts.utils.likelihood_models.torch import QuantileRegression
+from darts.utils.timeseries_generation import generate_index
+from darts.utils.ts_utils import series2seq
+
+from crossscale_ext.saliency import (
+    SaliencyMaps,
+    SaliencyResult,
+    attention_maps,
+    concatenate_maps,
+    gradient_maps,
+    warn_if_uninformative,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from crossscale_ext.darts_model import CrossScaleNetModel
+
+__all__ = ["CrossScaleNetExplainabilityResult", "compute_saliency", "explain"]
+
+SeriesArg = TimeSeries | Sequence[TimeSeries] | None
+
+# The pass switches the module to eval mode and back, and Darts' reversible instance norm keeps its statistics
+# on the module: one lock per process keeps concurrent saliency calls on a shared model from interleaving.
+_PASS_LOCK = threading.RLock()
+
+
+class CrossScaleNetExplainabilityResult(ComponentBasedExplainabilityResult):
+    """CrossScaleNet saliency in the shape of Darts' ``TFTExplainabilityResult``.
+
+    One dict per explained series (a list for several series) with:
+
+    - ``"attention"``: a ``TimeSeries`` over the input window *and* the forecast window
+      (``input_chunk_length + output_chunk_length`` rows, like ``TFTExplainer``), components ``paper``,
+      ``per_step`` and, unless computed with ``gradients=False``, ``gradient``; the forecast rows are 0, as
+      the maps put no mass on the future.
+    - ``"encoder_importance"``: a one-row ``DataFrame``, each input component's share of the saliency
+      (the gradient map, or the per-component attention map with ``gradients=False``).
+    - ``"encoder_importance_over_time"``: a ``TimeSeries`` over the input window, one component per
+      input component (the same map).
+    - ``"saliency"``: the full :class:`~crossscale_ext.saliency.SaliencyResult`.
+    """
+
+    def get_attention(self) -> TimeSeries | list[TimeSeries]:
+        """Temporal maps over the input and forecast windows."""
+        return self.get_explanation("attention")
+
+    def get_encoder_importance(self) -> pd.DataFrame | list[pd.DataFrame]:
+        """Each input component's share of the saliency (one-row DataFrame per series)."""
+        return self.get_explanation("encoder_importance")
+
+    def get_encoder_importance_over_time(self) -> TimeSeries | list[TimeSeries]:
+        """Per-component saliency over the input window."""
+        return self.get_explanation("encoder_importance_over_time")
+
+    def get_saliency(self) -> SaliencyResult | list[SaliencyResult]:
+        """The full :class:`~crossscale_ext.saliency.SaliencyResult` per series."""
+        return self.get_explanation("saliency")
+
+
+def _inference_dataset(
+    model: CrossScaleNetModel,
+    series: list[TimeSeries],
+    past_covariates: list[TimeSeries] | None,
+    future_covariates: list[TimeSeries] | None,
+    windows: Literal["last", "all"],
+    start: Any,
+    start_format: Literal["position", "value"],
+    stride: int,
+    overlap_end: bool,
+) -> tuple[Any, np.ndarray]:
+    """Darts' inference data set of the requested windows, and the number of windows of each series."""
+    n = model.output_chunk_length
+    if windows == "last":
+        if model.encoders is not None and model.encoders.encoding_available:
+            past_covariates, future_covariates = model.generate_predict_encodings(
+                n=n, series=series, past_covariates=past_covariates, future_covariates=future_covariates
+            )
+        dataset = model._build_inference_dataset(n, series, past_covariates, future_covariates, stride=0)
+        return dataset, np.ones(len(series), dtype=int)
+
+    from darts.utils.historical_forecasts.optimized_historical_forecasts_torch import _create_dataset_bounds
+    from darts.utils.historical_forecasts.utils import _process_historical_forecast_input
+
+    series, past_covariates, future_covariates = _process_historical_forecast_input(
+        model=model, series=series, past_covariates=past_covariates,
+        future_covariates=future_covariates, forecast_horizon=n,
+    )
+    bounds, cum_lengths = _create_dataset_bounds(
+        model=model, series=series, past_covariates=past_covariates, future_covariates=future_covariates,
+        start=start, start_format=start_format, forecast_horizon=n, stride=stride,
+        overlap_end=overlap_end, show_warnings=True,
+    )
+    dataset = model._build_inference_dataset(
+        n, series, past_covariates, future_covariates, stride=stride, bounds=bounds
+    )
+    return dataset, np.diff(np.concatenate([[0], cum_lengths]))
+
+
+def _point_index(model: CrossScaleNetModel) -> int:
+    """Which of the ``nr_params`` outputs is the point forecast: the median for quantiles, else the first (mean)."""
+    if isinstance(model.likelihood, QuantileRegression):
+        return int(np.argmin(np.abs(np.asarray(model.likelihood.quantiles) - 0.5)))
+    return 0
+
+
+def _explain_batch(
+    model: CrossScaleNetModel, x_in: PLModuleInput, gradients: bool, point: int
+) -> tuple[np.ndarray, np.ndarray, SaliencyMaps]:
+    """Point forecast ``(B, H, C_t)``, inputs ``(B, L, C)`` and maps of one batch, in one forward pass.
+
+    The gradient maps are taken with respect to the inputs as the user gave them (before Darts' optional
+    reversible instance norm of the target, which is applied inside the differentiated graph).
+    """
+    module = model.model
+    pieces = [x_in.past_target, x_in.past_covariates, x_in.historic_future_covariates]
+    inputs = torch.cat([p for p in pieces if p is not None], dim=2).detach()
+    n_targets = x_in.past_target.shape[2]
+    with torch.enable_grad() if gradients else torch.no_grad():
+        if gradients:
+            inputs.requires_grad_(True)
+        target = inputs[:, :, :n_targets]
+        if module.use_reversible_instance_norm:
+            target = module.rin(target.clone())
+        features = torch.cat([target, inputs[:, :, n_targets:]], dim=2)
+        output = module.network(features, x_in.future_covariates, x_in.static_covariates)
+        forecast = output.forecast
+        if module.use_reversible_instance_norm:
+            forecast = module.rin.inverse(forecast)
+        point_forecast = forecast[..., point]
+        maps = attention_maps(module.network, features, output)
+        if gradients:
+            maps.gradient, maps.input_x_gradient = gradient_maps(inputs, point_forecast)
+    return (
+        point_forecast.detach().float().cpu().numpy(),
+        inputs.detach().float().cpu().numpy(),
+        maps,
+    )
+
+
+def compute_saliency(
+    model: CrossScaleNetModel,
+    series: SeriesArg = None,
+    past_covariates: SeriesArg = None,
+    future_covariates: SeriesArg = None,
+    windows: Literal["last", "all"] = "last",
+    start: Any = None,
+    start_format: Literal["position", "value"] = "value",
+    stride: int = 1,
+    overlap_end: bool = False,
+    batch_size: int | None = None,
+    gradients: bool = True,
+) -> SaliencyResult | list[SaliencyResult]:
+    """Saliency of a fitted model's forecasts over the requested windows; see :meth:`CrossScaleNetModel.saliency`."""
+    model._require_fitted("saliency()")
+    if windows not in ("last", "all"):
+        raise ValueError(f"windows must be 'last' or 'all'; got {windows!r}.")
+    if isinstance(stride, bool) or not isinstance(stride, int) or stride < 1:
+        raise ValueError(f"stride must be a positive integer; got {stride!r}.")
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
+        raise ValueError(f"batch_size must be a positive integer or None; got {batch_size!r}.")
+    if not isinstance(gradients, bool):
+        raise ValueError(f"gradients must be True or False; got {gradients!r}.")
+    if start is not None or stride != 1 or overlap_end:
+        windows = "all"
+    if series is None:
+        if model.training_series is None:
+            raise ValueError(
+                "This model was fit on several series (or loaded without them): pass `series` to saliency()."
+            )
+        series = model.training_series
+    min_length = model.input_chunk_length + (model.output_chunk_length + model.output_chunk_shift) * (windows == "all")
+    model._check_inputs(series, past_covariates, future_covariates, min_length, "compute saliency")
+    called_with_single_series = isinstance(series, TimeSeries)
+    series = series2seq(series)
+    if past_covariates is None and model.past_covariate_series is not None:
+        past_covariates = [model.past_covariate_series] * len(series)
+    if future_covariates is None and model.future_covariate_series is not None:
+        future_covariates = [model.future_covariate_series] * len(series)
+    past_covariates, future_covariates = series2seq(past_covariates), series2seq(future_covariates)
+    model._verify_past_future_covariates(past_covariates=past_covariates, future_covariates=future_covariates)
+    informative = warn_if_uninformative(model.output_chunk_length, model.n_patches, stacklevel=4)
+
+    dataset, counts = _inference_dataset(
+        model, series, past_covariates, future_covariates, windows, start, start_format, stride, overlap_end
+    )
+    model._validate_predict_ds_output(train_sample=model.train_sample, inference_sample=dataset[0])
+
+    module = model.model
+    parameter = next(module.parameters())
+    point = _point_index(model)
+    loader = torch.utils.data.DataLoader(
+        dataset, batch_size=batch_size or model.batch_size, shuffle=False, collate_fn=_batch_collate_fn_predict
+    )
+
+    def _tensor(t: torch.Tensor | None) -> torch.Tensor | None:
+        return None if t is None else t.to(device=parameter.device, dtype=parameter.dtype)
+
+    forecasts, maps, pred_times, inputs = [], [], [], []
+    with _PASS_LOCK:
+        was_training = module.training
+        module.eval()
+        module.set_mc_dropout(False)
+        try:
+            for batch in loader:
+                x_in = PLModuleInput(
+                    past_target=_tensor(batch.past_target),
+                    past_covariates=_tensor(batch.past_covariates),
+                    historic_future_covariates=_tensor(batch.historic_future_covariates),
+                    future_covariates=_tensor(batch.future_covariates),
+                    static_covariates=_tensor(batch.static_covariates),
+                )
+                forecast, batch_inputs, batch_maps = _explain_batch(model, x_in, gradients, point)
+                forecasts.append(forecast)
+                inputs.append(batch_inputs)
+                maps.append(batch_maps)
+                pred_times.extend(batch.pred_time)
+        finally:
+            module.train(was_training)
+    all_maps = concatenate_maps(maps)
+    all_forecasts, all_inputs = np.concatenate(forecasts), np.concatenate(inputs)
+
+    component_names = _input_component_names(model, series[0], past_covariates, future_covariates)
+    results, offset = [], 0
+    for i, ts in enumerate(series):
+        sl = slice(offset, offset + counts[i])
+        offset += counts[i]
+        input_index, forecast_index = _window_indices(model, ts, pred_times[sl])
+        results.append(
+            SaliencyResult(
+                paper=all_maps.paper[sl],
+                per_step=all_maps.per_step[sl],
+                per_component=all_maps.per_component[sl],
+                patch_attention=[a[sl] for a in all_maps.patch_attention],
+                local_attention=[a[sl] for a in all_maps.local_attention],
+                scale_weights=all_maps.scale_weights,
+                gradient=None if all_maps.gradient is None else all_maps.gradient[sl],
+                input_x_gradient=None if all_maps.input_x_gradient is None else all_maps.input_x_gradient[sl],
+                input_index=input_index,
+                forecast_index=forecast_index,
+                forecast=all_forecasts[sl],
+                component_names=component_names,
+                target_names=list(ts.components),
+                informative=informative,
+                inputs=all_inputs[sl],
+            )
+        )
+    return results[0] if called_with_single_series else results
+
+
+def _window_indices(model: CrossScaleNetModel, ts: TimeSeries, pred_times: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Time stamps ``(W, L)`` of the input windows and ``(W, H)`` of the forecasts that start at ``pred_times``."""
+    freq = ts.freq
+    input_index, forecast_index = [], []
+    for pred_time in pred_times:
+        input_end = pred_time - (model.output_chunk_shift + 1) * freq
+        input_index.append(np.asarray(generate_index(end=input_end, length=model.input_chunk_length, freq=freq)))
+        forecast_index.append(np.asarray(generate_index(start=pred_time, length=model.output_chunk_length, freq=freq)))
+    length, horizon = model.input_chunk_length, model.output_chunk_length
+    if not input_index:
+        return np.empty((0, length)), np.empty((0, horizon))
+    return np.stack(input_index), np.stack(forecast_index)
+
+
+def _input_component_names(
+    model: CrossScaleNetModel,
+    series: TimeSeries,
+    past_covariates: Sequence[TimeSeries] | None,
+    future_covariates: Sequence[TimeSeries] | None,
+) -> list[str]:
+    """Names of the network's input channels: target, past covariates, historic future covariates."""
+    names = list(series.components)
+    sample = model.train_sample
+    if sample.past_covariates is not None and past_covariates:
+        names += list(past_covariates[0].components)
+    if sample.historic_future_covariates is not None and future_covariates:
+        names += list(future_covariates[0].components)
+    return names
+
+
+def explain(
+    model: CrossScaleNetModel,
+    series: SeriesArg = None,
+    past_covariates: SeriesArg = None,
+    future_covariates: SeriesArg = None,
+    gradients: bool = True,
+) -> CrossScaleNetExplainabilityResult:
+    """The next forecast of each series explained as a Darts result; see :meth:`CrossScaleNetModel.explain`."""
+    results = compute_saliency(model, series, past_covariates, future_covariates, windows="last", gradients=gradients)
+    single = isinstance(results, SaliencyResult)
+    cell_map = "gradient" if gradients else "per_component"
+    explanations = []
+    for result in [results] if single else results:
+        input_times, forecast_times = result.input_index[-1], result.forecast_index[-1]
+        times = pd.Index(np.concatenate([input_times, forecast_times]))
+        if not isinstance(times, pd.DatetimeIndex):
+            times = pd.RangeIndex(int(times[0]), int(times[-1]) + 1)
+        names = ["paper", "per_step"] + (["gradient"] if gradients else [])
+        pad = np.zeros(len(forecast_times))
+        attention = TimeSeries.from_times_and_values(
+            times=times,
+            values=np.stack([np.concatenate([result.temporal_map(name)[-1], pad]) for name in names], axis=1),
+            columns=names,
+        )
+        over_time = result.to_timeseries(-1, components=cell_map)[result.component_names]
+        explanations.append({
+            "attention": attention,
+            "encoder_importance": result.importance(cell_map).iloc[[-1]].reset_index(drop=True),
+            "encoder_importance_over_time": over_time,
+            "saliency": result,
+        })
+    return CrossScaleNetExplainabilityResult(explanations[0] if single else explanations)
