@@ -64,7 +64,14 @@ def quiet_lightning() -> Iterator[None]:
 
 
 def silence_lightning() -> None:
-    """Silence Lightning's info messages and harmless warnings for the rest of the process (scripts, CLI)."""
+    """Silence Lightning's info messages and harmless warnings for the rest of the process (scripts, CLI).
+
+    Imports Lightning first when it is installed: its import sets its logger to INFO, which would undo this.
+    """
+    try:
+        import pytorch_lightning  # noqa: F401
+    except ImportError:  # pragma: no cover - Lightning is a dependency; nothing to silence without it
+        pass
     for name in _LOGGERS:
         logging.getLogger(name).setLevel(logging.ERROR)
     _add_filters()

@@ -13,12 +13,13 @@ This module imports neither Darts nor sktime nor torch.
 
 from __future__ import annotations
 
+import re
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any, Literal
 
-__all__ = ["ArchitectureConfig", "REFERENCE_ARCHITECTURE", "parameter_docs"]
+__all__ = ["ArchitectureConfig", "REFERENCE_ARCHITECTURE", "fill_parameter_docs", "parameter_docs"]
 
-CovariatePath = Literal["none", "linear"]
+CovariatePath = Literal["none", "linear", "lagged"]
 
 
 def _doc(text: str) -> Any:
@@ -83,12 +84,14 @@ class ArchitectureConfig:
         ),
     )
     covariate_path: CovariatePath = field(
-        default="none",
+        default="lagged",
         metadata=_doc(
             "How covariate channels (inputs that are not forecast) reach the target. ``'none'``: only through "
             "the encoders' channel mixing, the reference layout. ``'linear'``: also a linear map from the "
             "normalised covariate window to the normalised target forecast (treating target and covariate "
-            "channels separately, an open question of the paper). Without covariates both are the same network."
+            "channels separately, an open question of the paper). ``'lagged'``: the same with one weight per "
+            "(covariate, lag) shared by every forecast step, a distributed-lag (transfer-function) layer with "
+            "``H`` times fewer weights. Without covariates all three are the same network."
         ),
     )
 
@@ -103,9 +106,10 @@ class ArchitectureConfig:
         dropout = self.dropout
         if isinstance(dropout, bool) or not isinstance(dropout, int | float) or not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be a float in [0, 1); got {dropout!r}.")
-        if self.covariate_path not in ("none", "linear"):
+        if self.covariate_path not in ("none", "linear", "lagged"):
             raise ValueError(
-                f"covariate_path must be 'none' (the reference layout) or 'linear'; got {self.covariate_path!r}."
+                "covariate_path must be 'none' (the reference layout), 'linear' or 'lagged'; "
+                f"got {self.covariate_path!r}."
             )
         factor = 2 ** (self.n_scales - 1)
         if self.base_patch_length % factor:
@@ -194,3 +198,11 @@ def parameter_docs(style: Literal["darts", "sktime"] = "darts", indent: int = 8)
             lines.append(f"{pad}{f.name}")
             lines.append(f"{body}{doc} Default: ``{default!r}``.")
     return "\n".join(lines)
+
+
+def fill_parameter_docs(doc: str, style: Literal["darts", "sktime"]) -> str:
+    """``doc`` with its ``{architecture_parameters}`` line replaced by :func:`parameter_docs`, at the line's indent."""
+    match = re.search(r"^([ \t]*)\{architecture_parameters\}$", doc, flags=re.MULTILINE)
+    if match is None:
+        raise RuntimeError("The docstring has no {architecture_parameters} line to fill.")
+    return doc[: match.start()] + parameter_docs(style=style, indent=len(match.group(1))) + doc[match.end() :]

@@ -22,13 +22,17 @@ from darts.utils.ts_utils import series2seq
 from torch import nn
 
 from crossscale_ext._lightning import QUIET_TRAINER_KWARGS
-from crossscale_ext.config import ArchitectureConfig, parameter_docs
+from crossscale_ext.config import ArchitectureConfig, fill_parameter_docs
 from crossscale_ext.explainability import CrossScaleNetExplainabilityResult, compute_saliency, explain
 from crossscale_ext.network import CrossScaleNet
 from crossscale_ext.saliency import SaliencyResult
 
 # QUIET_TRAINER_KWARGS and CrossScaleNetExplainabilityResult are re-exported for code that imported them here.
 __all__ = ["CrossScaleNetModel", "CrossScaleNetExplainabilityResult", "QUIET_TRAINER_KWARGS"]
+
+
+#: The default architecture: the constructor's defaults are read from it, so they are defined once.
+_DEFAULT = ArchitectureConfig()
 
 
 def _as_series_list(name: str, value: Any) -> list[TimeSeries]:
@@ -98,14 +102,14 @@ class CrossScaleNetModel(MixedCovariatesTorchModel):
         input_chunk_length: int,
         output_chunk_length: int,
         output_chunk_shift: int = 0,
-        n_scales: int = 4,
-        base_patch_length: int = 16,
-        moving_avg_kernel: int = 25,
-        d_model: int = 32,
-        dropout: float = 0.1,
-        channel_mixing: bool = True,
-        instance_norm: bool = True,
-        covariate_path: str = "none",
+        n_scales: int = _DEFAULT.n_scales,
+        base_patch_length: int = _DEFAULT.base_patch_length,
+        moving_avg_kernel: int = _DEFAULT.moving_avg_kernel,
+        d_model: int = _DEFAULT.d_model,
+        dropout: float = _DEFAULT.dropout,
+        channel_mixing: bool = _DEFAULT.channel_mixing,
+        instance_norm: bool = _DEFAULT.instance_norm,
+        covariate_path: str = _DEFAULT.covariate_path,
         use_static_covariates: bool = True,
         **kwargs: Any,
     ) -> None:
@@ -446,9 +450,7 @@ class CrossScaleNetModel(MixedCovariatesTorchModel):
         return explain(self, series, past_covariates, future_covariates, gradients=gradients)
 
 
-CrossScaleNetModel.__init__.__doc__ = CrossScaleNetModel.__init__.__doc__.replace(
-    "{architecture_parameters}", parameter_docs(style="darts", indent=8)
-)
+CrossScaleNetModel.__init__.__doc__ = fill_parameter_docs(CrossScaleNetModel.__init__.__doc__, style="darts")
 
 
 def _register_safe_globals() -> None:

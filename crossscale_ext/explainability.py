@@ -12,7 +12,7 @@ Like Darts' ``darts/explainability/`` (``tft_explainer.py``), explanation lives 
 Every call into Darts' private helpers (building the inference data set, the historical-forecast window
 bounds, batch collation) is in this module, so a Darts upgrade that changes them is fixed in one place.
 The pass does not change the model: no parameter gradient is kept (``torch.autograd.grad`` on the inputs
-only), Monte Carlo dropout is off, and the module's train / eval state is restored.
+only), Monte Carlo dropout is off, and the network's train / eval state is restored.
 """
 
 from __future__ import annotations
@@ -225,8 +225,11 @@ def compute_saliency(
 
     forecasts, maps, pred_times, inputs = [], [], [], []
     with _PASS_LOCK:
-        was_training = module.training
-        module.eval()
+        # eval mode on the network only: Darts shares its default loss module between models, and switching it
+        # would make the next model's training warn that it starts with modules in eval mode
+        network = module.network
+        was_training = network.training
+        network.eval()
         module.set_mc_dropout(False)
         try:
             for batch in loader:
@@ -243,7 +246,7 @@ def compute_saliency(
                 maps.append(batch_maps)
                 pred_times.extend(batch.pred_time)
         finally:
-            module.train(was_training)
+            network.train(was_training)
     all_maps = concatenate_maps(maps)
     all_forecasts, all_inputs = np.concatenate(forecasts), np.concatenate(inputs)
 

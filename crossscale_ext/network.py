@@ -39,6 +39,7 @@ __all__ = [
     "CrossScaleNet",
     "CrossScaleNetOutput",
     "CrossPatchAttention",
+    "DistributedLag",
     "ScaleEncoder",
     "SeriesDecomposition",
     "ReversibleInstanceNorm",
@@ -262,6 +263,38 @@ class CrossPatchAttention(nn.Module):
         return context, patch_attention, local_attention
 
 
+class DistributedLag(nn.Module):
+    """Covariates to targets through one kernel over lags shared by every forecast step (a transfer function).
+
+    Forecast step ``h`` (0-based) of target ``k`` is ``sum_c sum_j w[k, c, lag(j, h)] * x[j, c]`` over the input
+    steps ``j``, where ``lag(j, h) = (L - 1 - j) + h`` counts the steps from input ``j`` to forecast step ``h``
+    (0 = one step before it). A covariate that acts on the target ``l`` steps later has one weight at lag
+    ``l`` for every forecast step, instead of one weight per (input step, forecast step) pair as in a dense
+    layer: ``C * (L + H - 1)`` weights per target and output parameter instead of ``C * L * H``. Zero-initialised.
+
+    Parameters
+    ----------
+    input_length, output_length
+        ``L`` and ``H``.
+    n_covariates
+        Covariate channels ``C``.
+    n_outputs
+        Targets times likelihood parameters.
+    """
+
+    def __init__(self, input_length: int, output_length: int, n_covariates: int, n_outputs: int) -> None:
+        super().__init__()
+        self.n_outputs = n_outputs
+        self.kernel = nn.Parameter(torch.zeros(n_outputs, n_covariates, input_length + output_length - 1))
+        steps = torch.arange(output_length)[:, None] + (input_length - 1 - torch.arange(input_length))[None, :]
+        self.register_buffer("lag_index", steps, persistent=False)  # (H, L)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Map covariates ``(B, L, C)`` to ``(B, H, n_outputs)``."""
+        weights = self.kernel[:, :, self.lag_index]  # (K, C, H, L)
+        return torch.einsum("blc,kchl->bhk", x, weights)
+
+
 def _stretch(x: torch.Tensor, length: int) -> torch.Tensor:
     """Linearly interpolate ``(B, T, C)`` along time to ``(B, length, C)``."""
     return F.interpolate(x.transpose(1, 2), size=length, mode="linear").transpose(1, 2)
@@ -369,9 +402,19 @@ class CrossScaleNet(nn.Module):
         self.scale_weights = nn.Parameter(torch.ones(n_scales))
         self.projection = nn.Linear(n_scales * output_length, output_length * nr_params)
         n_covariates = n_channels - n_targets
-        self.covariate_projection = (
-            nn.Linear(input_length * n_covariates, output_length * n_targets * nr_params)
-            if config.covariate_path == "linear" and n_covariates
+        self.covariate_projection: nn.Module | None = None
+        if n_covariates and config.covariate_path == "linear":
+            self.covariate_projection = nn.Linear(input_length * n_covariates, output_length * n_targets * nr_params)
+        elif n_covariates and config.covariate_path == "lagged":
+            self.covariate_projection = DistributedLag(input_length, output_length, n_covariates, n_targets * nr_params)
+        # With a covariate path and instance norm, the window mean that the norm adds back to the forecast is
+        # weighted by a learnable gate that starts at 0: the covariate path carries the level of a target that the
+        # covariates drive, and the gate learns to re-add the mean (1 is the reference) where the target's own
+        # level matters. Started at 1, the covariates' weights must learn to cancel the window mean instead,
+        # which spreads negative weight over every lag (measured on SYN3: gradient-map AUROC 0.65 against 1.00).
+        self.mean_gate = (
+            nn.Parameter(torch.zeros(n_targets))
+            if self.covariate_projection is not None and config.instance_norm
             else None
         )
         self.future_projection = (
@@ -451,11 +494,6 @@ class CrossScaleNet(nn.Module):
         out = out.reshape(batch, self.n_channels, self.output_length, self.nr_params).transpose(1, 2)
         out = out[:, :, : self.n_targets]  # (B, H, n_targets, K)
 
-        if self.covariate_projection is not None:
-            covariates = scales[0][:, :, self.n_targets :] - self.positional_encoding[:, self.n_targets :].to(x.dtype)
-            out = out + self.covariate_projection(covariates.flatten(1)).reshape(
-                batch, self.output_length, self.n_targets, self.nr_params
-            )
         if self.future_projection is not None:
             if future_covariates is None:
                 raise ValueError("This network was built with future covariates; pass future_covariates.")
@@ -471,4 +509,15 @@ class CrossScaleNet(nn.Module):
             )
         if self.instance_norm is not None:
             out = self.instance_norm.denormalize(out, mean, stdev, self.n_targets)
+            if self.mean_gate is not None:
+                out = out - (1.0 - self.mean_gate).view(1, 1, -1, 1) * mean[:, :, : self.n_targets, None]
+        if self.covariate_projection is not None:
+            # on the covariates as given and after the target's normalisation is inverted: a covariate's lagged
+            # value then reaches the target linearly, which a map between normalised windows cannot do (the
+            # target's window statistics would divide it)
+            covariates = x[:, :, self.n_targets :]
+            flat = isinstance(self.covariate_projection, nn.Linear)
+            out = out + self.covariate_projection(covariates.flatten(1) if flat else covariates).reshape(
+                batch, self.output_length, self.n_targets, self.nr_params
+            )
         return CrossScaleNetOutput(out, patch_attention, local_attention, weights)

@@ -1,8 +1,13 @@
-"""Plots of CrossScaleNet saliency: the input window with its forecast, and the maps beneath it."""
+"""Plots: a saliency figure (one window's input and forecast, with the maps beneath it) and a forecast figure.
+
+- :func:`plot_saliency`: one window, its input and forecast on top, the saliency heatmaps beneath.
+- :func:`plot_forecast`: the forecasts of several windows over the actual series.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -11,9 +16,10 @@ from crossscale_ext.saliency import SaliencyResult
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
-__all__ = ["plot_saliency"]
+__all__ = ["plot_saliency", "plot_forecast"]
 
-_MAP_KINDS = ("per_component", "per_step", "paper")
+_CELL_KINDS = ("per_component", "gradient", "input_x_gradient")  # time x component heatmaps
+_MAP_KINDS = (*_CELL_KINDS, "per_step", "paper")
 
 
 def plot_saliency(
@@ -35,8 +41,9 @@ def plot_saliency(
     window
         Which window of ``result`` to draw. Default: ``-1``, the last.
     kind
-        The heatmap: ``"per_component"`` (default; time x input component), ``"per_step"`` or ``"paper"``
-        (one row each).
+        The heatmap: ``"per_component"`` (default; time x input component, from the attention),
+        ``"gradient"`` or ``"input_x_gradient"`` (time x input component, from the gradients; ``gradient`` is
+        the recommended map), ``"per_step"`` or ``"paper"`` (one row each).
     per_scale
         Add a panel with the per-step map of every attended scale (``SaliencyResult.per_scale``), and the
         ``paper`` and ``per_step`` maps as lines. Default: ``True``.
@@ -66,8 +73,8 @@ def plot_saliency(
         raise ValueError(f"kind must be one of {list(_MAP_KINDS)}; got {kind!r}.")
     w = result._window(window)
     length = result.per_step.shape[1]
-    if kind == "per_component":
-        heat, rows = result.per_component[w].T, list(result.component_names)
+    if kind in _CELL_KINDS:
+        heat, rows = result.component_map(kind)[w].T, list(result.component_names)
     else:
         heat, rows = getattr(result, kind)[w][None, :], [kind]
     truth = None
@@ -98,7 +105,7 @@ def plot_saliency(
     for t, name in enumerate(result.target_names):
         ax.plot(forecast_x, result.forecast[w, :, t], ls="--", lw=1.6, label=f"{name} forecast")
     ax.axvline(length - 0.5, color="grey", lw=0.8)
-    ax.legend(loc="upper left", fontsize=7, ncol=min(4, len(result.component_names) + len(result.target_names)))
+    _legend_above(ax, ncol=len(result.component_names) + len(result.target_names))
     ax.set_ylabel("value")
 
     def _heatmap(axis, values: np.ndarray, labels: list[str], label: str) -> None:
@@ -122,7 +129,7 @@ def plot_saliency(
         paper = result.paper[w] / max(result.paper[w].sum(), 1e-12)
         ax.plot(input_x, paper, color="black", ls=":", lw=1.4, label="paper (normalised)")
         ax.set_ylabel("mass per step")
-        ax.legend(loc="upper left", fontsize=7, ncol=3)
+        _legend_above(ax, ncol=len(scales) + 2)
 
     ticks = np.linspace(0, length + horizon - 1, 7).round().astype(int)
     times = np.concatenate([result.input_index[w], result.forecast_index[w]])
@@ -131,4 +138,91 @@ def plot_saliency(
     last.set_xlabel("time (input window | forecast)")
     fig.suptitle(title or f"CrossScaleNet saliency, forecast from {str(result.forecast_index[w][0])[:16]}"
                  + ("" if result.informative else "  [horizon too short: maps near uniform]"))
+    return fig
+
+
+def _legend_above(ax, ncol: int) -> None:
+    """A legend in a row above the axes: outside the plotting area, so it never hides a peak of the curves."""
+    ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), borderaxespad=0.2, ncol=max(1, min(ncol, 7)),
+              fontsize=7, frameon=False)
+
+
+def plot_forecast(
+    result: SaliencyResult,
+    actual: Any = None,
+    windows: Sequence[int] | None = None,
+    last_steps: int = 200,
+    target: int = 0,
+    figsize: tuple[float, float] = (10, 3.5),
+    title: str | None = None,
+) -> Figure:
+    """Draw the forecasts of several windows over the actual series, on the series' own time axis.
+
+    Parameters
+    ----------
+    result
+        A :class:`~crossscale_ext.saliency.SaliencyResult` of several windows (e.g.
+        ``model.saliency(series, windows="all")``): its ``forecast`` and ``forecast_index`` are drawn.
+    actual
+        The actual series to draw beneath the forecasts: a Darts ``TimeSeries`` (its ``target``-th component)
+        or ``None`` (default), which draws the target's values from the windows' inputs.
+    windows
+        Which windows to draw. Default: non-overlapping windows (every ``horizon``-th) ending with the last,
+        over the last ``last_steps`` forecast steps.
+    last_steps
+        With ``windows=None``: how many time steps back from the last forecast the windows cover. Default: 200.
+    target
+        Which target component to draw. Default: 0, the first.
+    figsize
+        Matplotlib figure size. Default: ``(10, 3.5)``.
+    title
+        Axes title. Default: says how many windows and steps are drawn.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure, with axis labels (``time``, ``value``) and a legend; not shown (``fig.savefig(path)``).
+
+    Raises
+    ------
+    TypeError
+        When ``result`` is not a ``SaliencyResult``.
+    ValueError
+        For a ``target`` the result does not have, or a window index out of range.
+    """
+    import matplotlib.pyplot as plt
+
+    if not isinstance(result, SaliencyResult):
+        raise TypeError(f"result must be a SaliencyResult; got {type(result).__name__}.")
+    n_targets = result.forecast.shape[2]
+    if not 0 <= target < n_targets:
+        raise ValueError(f"target must be in 0..{n_targets - 1} (the result has {n_targets} target(s)); got {target}.")
+    horizon = result.forecast.shape[1]
+    if windows is None:
+        last = result.n_windows - 1
+        count = max(1, int(last_steps) // horizon)
+        windows = range(last, max(-1, last - count * horizon), -horizon)[::-1]
+    windows = [result._window(w) for w in windows]
+    name = result.target_names[target]
+
+    fig, ax = plt.subplots(figsize=figsize, constrained_layout=True)
+    if actual is not None:
+        times = actual.time_index
+        values = actual.values(copy=False)[:, target]
+        first = min(result.input_index[w][0] for w in windows)
+        end = max(result.forecast_index[w][-1] for w in windows)
+        keep = np.asarray((times >= first) & (times <= end))
+        ax.plot(times[keep], values[keep], color="black", lw=0.8, label=f"{name} (actual)")
+    elif result.inputs is not None:
+        column = result.component_names.index(name) if name in result.component_names else target
+        for i, w in enumerate(windows):
+            ax.plot(result.input_index[w], result.inputs[w, :, column], color="black", lw=0.8,
+                    label=f"{name} (input)" if i == 0 else None)
+    for i, w in enumerate(windows):
+        ax.plot(result.forecast_index[w], result.forecast[w, :, target], color="tab:red", lw=1.4,
+                label="forecast" if i == 0 else None)
+    ax.set_xlabel("time")
+    ax.set_ylabel("value")
+    ax.set_title(title or f"{len(windows)} forecast window(s) of {horizon} steps")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize=8)
     return fig

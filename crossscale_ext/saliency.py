@@ -1,13 +1,27 @@
-"""Temporal saliency from CrossScaleNet's attention: the maps and the :class:`SaliencyResult` container.
+"""Saliency of CrossScaleNet's forecasts: the maps and the :class:`SaliencyResult` container.
 
-Three maps are built from one forward pass (no gradients), for every input window:
+Two families of maps come out of one batched pass over the input windows (see
+:mod:`crossscale_ext.explainability`).
+
+Gradient maps (one backward pass per batch; the recommended reading, :data:`RECOMMENDED_MAP`):
+
+``gradient``
+    ``(time x input component)``: ``|d forecast / d input|``, the point forecast summed over its steps and
+    targets. It says how much the forecast moves per unit change of each input cell, through every path of
+    the network (scale 0, the attention, the covariate path). The instance-normalisation statistics are
+    constants of the derivative, as they are in training.
+``input_x_gradient``
+    ``|(input - window mean) * d forecast / d input|``: the first-order change of the forecast if the cell
+    were replaced by its channel's window mean.
+
+Attention maps (no gradients; the paper's):
 
 ``paper``
-    The reference implementation's map (SPEC section 6): for each scale ``s >= 1`` the attention each
-    key patch receives (patch attention averaged over query patches), times ``sigmoid(w_s)``, linearly
-    interpolated to the input length and normalised to sum 1; summed over scales. Its resolution is one
-    patch (16 input steps by default) and scale 0 contributes nothing. Because each scale's map is
-    normalised, ``sigmoid(w_s)`` cancels: every scale counts equally. Sums to ``n_scales - 1``.
+    The reference implementation's map: for each scale ``s >= 1`` the attention each key patch receives
+    (patch attention averaged over query patches), times ``sigmoid(w_s)``, linearly interpolated to the
+    input length and normalised to sum 1; summed over scales. Its resolution is one patch (16 input steps
+    by default) and scale 0 contributes nothing. Because each scale's map is normalised, ``sigmoid(w_s)``
+    cancels: every scale counts equally. Sums to ``n_scales - 1``.
 ``per_step``
     The patch attention refined by the local attention: at scale ``s`` the mass of key patch ``j`` is
     split over its ``p_s`` steps in proportion to the local attention each step receives as a key
@@ -17,16 +31,16 @@ Three maps are built from one forward pass (no gradients), for every input windo
 ``per_component``
     ``(time x input component)``: the per-step map split across the input channels (targets, then past
     covariates, then historic future covariates) in proportion to each channel's share of the local
-    value vectors at that step, ``|u[t, c]| * ||W_v[:, c]||`` (the norm of channel ``c``'s contribution
-    to the value that the attention weighs, as in Kobayashi et al., 2020, "Attention is not only a
-    weight"). Summing it over components gives ``per_step``. It says which channel carries the
+    value vectors at that step, ``|u[t, c]| * ||W_v[:, c]||`` (Kobayashi et al., 2020, "Attention is not
+    only a weight"). Summing it over components gives ``per_step``. It says which channel carries the
     attended values, not a causal effect of the channel on the forecast.
 
-What the maps do not tell you: the scale-0 encoders read the whole window without attention, so a
-forecast can rest on steps that receive little attention; the keys are the model's own forecast
+What the attention maps do not tell you: the scale-0 encoders read the whole window without attention, so
+a forecast can rest on steps that receive little attention; the keys are the model's own forecast
 stretched over the input length, so with short horizons (fewer forecast steps than patches) the key
 patches are nearly equal and the maps blur toward uniform, and with ``output_chunk_length = 1`` they are
-exactly uniform. :func:`attention_is_informative` flags these cases and the wrappers warn.
+exactly uniform. :func:`attention_is_informative` flags these cases and the wrappers warn. The gradient
+maps have neither limit; they describe the trained network, which is only as right as its fit.
 """
 
 from __future__ import annotations
@@ -46,7 +60,9 @@ __all__ = [
     "SaliencyMaps",
     "ShortHorizonWarning",
     "attention_is_informative",
-    "compute_maps",
+    "attention_maps",
+    "gradient_maps",
+    "RECOMMENDED_MAP",
     "paper_map",
     "per_step_map",
 ]
@@ -169,11 +185,6 @@ def attention_maps(network: CrossScaleNet, x: torch.Tensor, output: CrossScaleNe
         local_attention=[_numpy(a) for a in local],
         scale_weights=_numpy(weights),
     )
-
-
-def compute_maps(network: CrossScaleNet, x: torch.Tensor, output: CrossScaleNetOutput) -> SaliencyMaps:
-    """The attention maps only (kept for code written against earlier versions): see :func:`attention_maps`."""
-    return attention_maps(network, x, output)
 
 
 def _numpy(t: torch.Tensor) -> np.ndarray:
@@ -362,16 +373,19 @@ class SaliencyResult(SaliencyMaps):
             holding the ``components`` map.
         """
         cells = self.component_map(components)
+        names = [name for name in TEMPORAL_MAPS if name in self.available_maps]
         if window is None:
-            frames = [self.to_dataframe(w, components) for w in range(self.n_windows)]
-            return pd.concat(frames, keys=list(self.forecast_index[:, 0]), names=["forecast_start", "time"])
-        w = self._window(window)
-        frame = pd.DataFrame(cells[w], columns=self.component_names)
-        temporal = [name for name in TEMPORAL_MAPS if name in self.available_maps]
-        for position, name in enumerate(temporal):
-            frame.insert(position, name, self.temporal_map(name)[w])
-        frame.index = pd.Index(self.input_index[w], name="time")
-        return frame
+            rows = slice(None)
+            index = pd.MultiIndex.from_arrays(
+                [np.repeat(self.forecast_index[:, 0], self.input_index.shape[1]), self.input_index.ravel()],
+                names=["forecast_start", "time"],
+            )
+        else:
+            rows = slice(self._window(window), self._window(window) + 1)
+            index = pd.Index(self.input_index[rows][0], name="time")
+        columns = [self.temporal_map(name)[rows].reshape(-1, 1) for name in names]
+        columns.append(cells[rows].reshape(-1, cells.shape[2]))
+        return pd.DataFrame(np.concatenate(columns, axis=1), index=index, columns=[*names, *self.component_names])
 
     def to_timeseries(self, window: int = -1, components: str = "per_component"):
         """Saliency of one window as a Darts ``TimeSeries`` over the input time stamps.

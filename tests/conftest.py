@@ -1,9 +1,8 @@
-"""Shared fixtures: quiet, fast trainer settings and small series."""
+"""Shared fixtures: quiet, fast trainer settings and small series; the ``slow`` mark of the full sktime checks."""
 
 from __future__ import annotations
 
-import logging
-import warnings
+import os
 from pathlib import Path
 
 import numpy as np
@@ -11,9 +10,19 @@ import pytest
 import torch
 from support import QUIET_TRAINER, SHARED_DATA
 
-for name in ("pytorch_lightning", "lightning", "lightning.pytorch", "darts"):
-    logging.getLogger(name).setLevel(logging.ERROR)
-warnings.filterwarnings("ignore", message=".*litlogger.*")
+from crossscale_ext._lightning import silence_lightning
+
+silence_lightning()
+
+#: test files whose every test is ``slow`` (files owned elsewhere; marked here rather than in the file)
+SLOW_FILES = {"test_sktime_estimator_checks.py"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.name in SLOW_FILES:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -40,7 +49,12 @@ def trainer_kwargs() -> dict:
 
 @pytest.fixture
 def shared_data_dir() -> Path:
-    """The benchmark data folder beside the checkout (CI has it; a user's clone may not)."""
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"benchmark data folder {SHARED_DATA} is absent (it sits beside the checkout in CI)")
-    return SHARED_DATA
+    """The benchmark data folder: ``$CROSSSCALE_DATA_DIR``, else ``../shared/data`` beside the checkout (CI).
+
+    Tests that need it skip when neither exists (a user's clone): see the README's "Benchmark data".
+    """
+    folder = Path(os.environ.get("CROSSSCALE_DATA_DIR") or SHARED_DATA)
+    if not folder.is_dir():
+        pytest.skip(f"benchmark data folder {folder} is absent: set CROSSSCALE_DATA_DIR to the folder with ETTh1.csv "
+                    "and the other files (CI has them in ../shared/data)")
+    return folder

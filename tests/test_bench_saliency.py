@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pandas as pd
@@ -25,6 +26,7 @@ def test_command_is_registered_with_its_options(tmp_path):
         main(["bench", "saliency", "--datasets", "SYN9", "--out", str(tmp_path)])
 
 
+@pytest.mark.slow
 def test_quick_run_writes_every_output(tmp_path):
     """The CI smoke run: every method on one small set, 1 epoch (about 30-40 s on 2 busy cores)."""
     out = tmp_path / "bench"
@@ -34,10 +36,13 @@ def test_quick_run_writes_every_output(tmp_path):
     assert {"CrossScaleNet paper", "CrossScaleNet per_step", "CrossScaleNet per_component", "IntegratedGradients",
             "FeatureAblation", "SHAP (Darts ShapExplainer)", "random", "TFT attention"} <= methods
     assert (frame["dataset"] == "SYN6").all()
-    for column in ("auroc_time", "auprc_time", "aup_time", "aur_time", "mse", "mae", "explain_seconds"):
-        assert frame[column].notna().all(), column
-        assert frame[column].between(0, np.inf).all(), column
-    assert frame["auroc_time"].between(0, 1).all() and frame["aup_time"].between(0, 0.8).all()
+    for column in ("auroc_time", "auprc_time", "aur_time"):
+        assert frame[column].notna().all() and frame[column].between(0, 1).all(), column
+    assert frame["aup_time"].notna().all() and frame["aup_time"].between(0, 0.8).all()
+    for column in ("mse", "mae", "explain_seconds"):
+        assert (frame[column] > 0).all() and np.isfinite(frame[column]).all(), column
+    # one epoch on SYN6 already forecasts better than the unit-variance target's spread
+    assert (frame.loc[frame["model"] == "CrossScaleNet", "mse"] < 1.0).all()
     cells = frame[frame["method"].isin(["CrossScaleNet per_component", "IntegratedGradients", "random"])]
     assert cells["auroc_cell"].notna().all()
     csn = frame[frame["model"] == "CrossScaleNet"]
@@ -45,7 +50,7 @@ def test_quick_run_writes_every_output(tmp_path):
                 "comprehensiveness_carry_forward"]].notna().all().all()
     payload = json.loads((out / "results.json").read_text())
     assert payload["command"].startswith("crossscale bench saliency --quick")
-    assert payload["machine"]["cpu_count"] >= 1 and payload["cases"][0]["predict_seconds"] > 0
+    assert payload["machine"]["cpu_count"] == os.cpu_count() and payload["cases"][0]["predict_seconds"] > 0
     text = (out / "results.md").read_text()
     assert "| SYN6 | CrossScaleNet per_step |" in text and "img/SYN6_seed0.png" in text
     assert (out / "img" / "SYN6_seed0.png").stat().st_size > 1000

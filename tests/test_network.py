@@ -5,8 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from crossscale_ext import CrossScaleNet
-from crossscale_ext.network import SeriesDecomposition, lagged_difference, sinusoidal_positional_encoding
+from crossscale_ext import ArchitectureConfig, CrossScaleNet
+from crossscale_ext.network import (
+    DistributedLag,
+    SeriesDecomposition,
+    lagged_difference,
+    sinusoidal_positional_encoding,
+)
 
 
 def test_reference_configuration_parameter_count():
@@ -125,3 +130,54 @@ def test_wrong_input_shape_is_reported():
                         moving_avg_kernel=5)
     with pytest.raises(ValueError, match=r"x must have shape \(batch, 32, 2\)"):
         net(torch.randn(2, 30, 2))
+
+
+# ------------------------------------------------------------------------------------------- covariate paths
+def test_covariate_path_exists_only_with_covariates():
+    for path in ("none", "linear", "lagged"):
+        # no covariate channel (every channel a target): the network is the reference network
+        torch.manual_seed(0)
+        net = CrossScaleNet(input_length=96, output_length=96, n_channels=7, covariate_path=path)
+        assert net.covariate_projection is None and net.mean_gate is None
+        assert sum(p.numel() for p in net.parameters()) == 100_866
+    with_covariates = CrossScaleNet(input_length=96, output_length=6, n_channels=6, n_targets=1,
+                                    covariate_path="lagged")
+    assert isinstance(with_covariates.covariate_projection, DistributedLag)
+    assert with_covariates.covariate_projection.kernel.shape == (1, 5, 96 + 6 - 1)
+
+
+def test_distributed_lag_shares_one_weight_per_lag_across_forecast_steps():
+    layer = DistributedLag(input_length=5, output_length=3, n_covariates=2, n_outputs=1)
+    with torch.no_grad():
+        layer.kernel.copy_(torch.randn_like(layer.kernel))
+    x = torch.randn(4, 5, 2)
+    expected = torch.zeros(4, 3, 1)
+    for h in range(3):
+        for j in range(5):  # input step j is (4 - j) + h steps before forecast step h (0 = right before it)
+            expected[:, h, 0] += (layer.kernel[0, :, (4 - j) + h] * x[:, j]).sum(dim=1)
+    torch.testing.assert_close(layer(x), expected)
+
+
+def test_lagged_covariate_path_represents_a_lagged_covariate_exactly():
+    """y_(t) = 2 x_(t-3): with the kernel set to it, the forecast is exact whatever the encoders do."""
+    net = CrossScaleNet(input_length=32, output_length=4, n_channels=2, n_targets=1, n_scales=2,
+                        base_patch_length=8, moving_avg_kernel=5, covariate_path="lagged").eval()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.zero_()
+        net.covariate_projection.kernel[0, 0, 2] = 2.0  # lag 3 = index 2 (index 0 is the step right before)
+    series = torch.randn(40)
+    x = torch.stack([torch.zeros(32), series[:32]], dim=1)[None]
+    forecast = net(x).forecast[0, :, 0, 0]
+    # forecast step h (0-based) is time 32 + h; it depends on x at 32 + h - 3, inside the window for h < 3
+    torch.testing.assert_close(forecast[:3], 2.0 * series[29:32])
+
+
+def test_config_object_or_keywords_but_not_both():
+    config = ArchitectureConfig(n_scales=3, base_patch_length=8)
+    net = CrossScaleNet(input_length=48, output_length=12, n_channels=2, config=config)
+    assert net.config is config and net.n_scales == 3
+    with pytest.raises(ValueError, match="not both"):
+        CrossScaleNet(input_length=48, output_length=12, n_channels=2, config=config, d_model=8)
+    with pytest.raises(ValueError, match="covariate_path"):
+        CrossScaleNet(input_length=48, output_length=12, n_channels=2, covariate_path="dense")

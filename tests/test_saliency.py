@@ -210,7 +210,7 @@ def test_saliency_leaves_the_model_unchanged(fitted):
     module.zero_grad(set_to_none=True)
     before = {name: p.detach().clone() for name, p in module.named_parameters()}
     model.saliency(series, past_covariates=past, windows="all")
-    assert module.training  # train / eval state restored
+    assert module.training and all(m.training for m in module.modules())  # train / eval state restored
     assert all(p.grad is None for p in module.parameters())  # no parameter gradients kept
     for name, p in module.named_parameters():
         assert torch.equal(p, before[name]), name

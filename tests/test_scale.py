@@ -5,12 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from darts.utils.data.torch_datasets.training_dataset import SequentialTorchTrainingDataset
-from support import QUIET_TRAINER, noisy_sine
-
-from crossscale_ext import CrossScaleNetModel
-
-TINY = dict(input_chunk_length=32, output_chunk_length=8, n_scales=3, base_patch_length=8, moving_avg_kernel=7,
-            d_model=16, random_state=0)
+from support import QUIET_TRAINER, noisy_sine, tiny_model
 
 
 class CountingDataset(SequentialTorchTrainingDataset):
@@ -34,7 +29,7 @@ def _mse(model, series, trainer=None) -> float:
     return float(np.mean([(f.values() - s[88:96].values()) ** 2 for f, s in zip(forecasts, series)]))
 
 
-def test_global_model_streams_windows_lazily(trainer_kwargs):
+def test_global_model_streams_windows_lazily():
     series = _series(40, 120)
     dataset = CountingDataset(series, input_chunk_length=32, output_chunk_length=8)
     CountingDataset.windows_cut = 0
@@ -42,7 +37,7 @@ def test_global_model_streams_windows_lazily(trainer_kwargs):
     assert CountingDataset.windows_cut == 0  # building the dataset cuts nothing: it keeps the series only
     assert all(kept is original for kept, original in zip(dataset.series, series))
 
-    model = CrossScaleNetModel(**TINY, n_epochs=1, batch_size=64, pl_trainer_kwargs=trainer_kwargs)
+    model = tiny_model(batch_size=64)
     model.fit_from_dataset(dataset, verbose=False)
     # one epoch cut every window once, batch by batch, from the stored series (plus one sample Darts reads
     # first to size the network)
@@ -58,11 +53,11 @@ def test_ddp_spawn_two_cpu_processes_matches_one_process(monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the spawned workers inherit it: no thread oversubscription
     series = _series(12, 104)
     train = [s[:88] for s in series]
-    single = CrossScaleNetModel(**TINY, n_epochs=5, batch_size=32, pl_trainer_kwargs=dict(QUIET_TRAINER))
+    single = tiny_model(n_epochs=5, batch_size=32)
     single.fit(train, verbose=False)
     # the same optimisation with two processes: per-process batch 16, so each step still averages 32 windows
     ddp_kwargs = {**QUIET_TRAINER, "devices": 2, "strategy": "ddp_spawn"}
-    distributed = CrossScaleNetModel(**TINY, n_epochs=5, batch_size=16, pl_trainer_kwargs=ddp_kwargs)
+    distributed = tiny_model(n_epochs=5, batch_size=16, pl_trainer_kwargs=ddp_kwargs)
     distributed.fit(train, verbose=False)
 
     # Lightning's ddp_spawn returns nothing from predict() to the main process: CrossScaleNetModel then

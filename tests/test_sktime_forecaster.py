@@ -258,19 +258,64 @@ def test_saliency_last_window_in_y_index_type(trainer_kwargs):
     assert list(saliency.index) == list(y.index[-32:])
     assert list(saliency.columns) == ["a", "x1", "x2"]
     every = fitted.saliency(kind="all")
-    assert list(every.columns) == ["paper", "per_step", "a", "x1", "x2"]
+    assert list(every.columns) == ["paper", "per_step", "gradient", "input_x_gradient", "a", "x1", "x2"]
     np.testing.assert_allclose(every[["a", "x1", "x2"]].sum(axis=1), every["per_step"], rtol=1e-5)
     assert every["per_step"].sum() == pytest.approx(1.0, rel=1e-5)
     assert every["paper"].sum() == pytest.approx(SMALL["n_scales"] - 1, rel=1e-5)
     pd.testing.assert_series_equal(fitted.saliency(kind="paper")["paper"], every["paper"])
     pd.testing.assert_series_equal(fitted.saliency(kind="per_step")["per_step"], every["per_step"])
-    # the same numbers as the Darts model's own saliency of that window
-    result = fitted.darts_model_.saliency(
-        TimeSeries.from_values(y.to_numpy()[-32:].astype(np.float32)),
-        future_covariates=TimeSeries.from_values(np.concatenate([X.to_numpy()[-32:], np.zeros((8, 2))]).astype(
-            np.float32)),
-    )
-    np.testing.assert_allclose(every["per_step"].to_numpy(), result.per_step[-1], rtol=1e-6)
+    pd.testing.assert_frame_equal(fitted.saliency(), every[["a", "x1", "x2"]])
+    # exactly the Darts model's own SaliencyResult.to_dataframe() of that window, re-indexed into y's index
+    result = darts_saliency(fitted, y.to_numpy()[-32:], X.to_numpy()[-32:])
+    expected = result.to_dataframe()
+    assert len(expected.columns) == len(every.columns)
+    np.testing.assert_allclose(every.to_numpy(), expected.to_numpy(), rtol=1e-6)
+    attention_only = fitted.saliency(kind="all", gradients=False)
+    assert list(attention_only.columns) == ["paper", "per_step", "a", "x1", "x2"]
+    pd.testing.assert_frame_equal(attention_only, every.drop(columns=["gradient", "input_x_gradient"]))
+
+
+def darts_saliency(fitted: CrossScaleNetForecaster, y_window: np.ndarray, X_window: np.ndarray | None = None):
+    """The fitted Darts model's own saliency of one input window (X over the forecast steps: zeros)."""
+    covariates = None
+    if X_window is not None:
+        padded = np.concatenate([X_window, np.zeros((fitted.output_chunk_length, X_window.shape[1]))])
+        covariates = TimeSeries.from_values(padded.astype(np.float32))
+    return fitted.darts_model_.saliency(TimeSeries.from_values(y_window.astype(np.float32)),
+                                        future_covariates=covariates)
+
+
+@pytest.mark.parametrize("kind", ["gradient", "input_x_gradient"])
+def test_saliency_gradient_kinds(trainer_kwargs, kind):
+    y = sine_frame(length=80, columns=("a", "b"), index_kind="int")
+    X = pd.DataFrame({"a": np.cos(np.arange(80) / 3.0)}, index=y.index)  # named like a y column: "X:a"
+    fitted = forecaster(trainer_kwargs).fit(y, X=X)
+    cells = fitted.saliency(kind=kind)
+    assert list(cells.columns) == ["a", "b", "X:a"]
+    assert list(cells.index) == list(y.index[-32:]) and pd.api.types.is_integer_dtype(cells.index.dtype)
+    assert (cells.to_numpy() >= 0).all() and cells.to_numpy().sum() > 0
+    # the Darts model's cell map of that window; the row sums are the temporal map of kind="all"
+    result = darts_saliency(fitted, y.to_numpy()[-32:], X.to_numpy()[-32:])
+    np.testing.assert_allclose(cells.to_numpy(), result.component_map(kind)[-1], rtol=1e-5)
+    every = fitted.saliency(kind="all")
+    np.testing.assert_allclose(cells.sum(axis=1).to_numpy(), every[kind].to_numpy(), rtol=1e-5)
+    # every window, in y's index type, the last one equal to windows="last"
+    windows = fitted.saliency(windows="all", kind=kind)
+    assert windows.index.names == ["forecast_start", None]
+    assert len(windows) == (80 - 32 + 1) * 32
+    last = windows.xs(windows.index.get_level_values("forecast_start")[-1], level="forecast_start")
+    np.testing.assert_allclose(last.to_numpy(), cells.to_numpy(), rtol=1e-5)
+
+
+def test_saliency_gradient_kind_needs_gradients(trainer_kwargs):
+    fitted = forecaster(trainer_kwargs).fit(sine_frame(length=60))
+    for kind in ("gradient", "input_x_gradient"):
+        with pytest.raises(ValueError, match=r"gradients=False.*pass gradients=True or choose an attention kind"):
+            fitted.saliency(kind=kind, gradients=False)
+    with pytest.raises(ValueError, match="gradients must be True or False"):
+        fitted.saliency(gradients="yes")
+    # the attention kinds are the same with or without gradients
+    pd.testing.assert_frame_equal(fitted.saliency(gradients=False), fitted.saliency())
 
 
 @pytest.mark.parametrize("index_kind", ["datetime", "range"])
@@ -315,6 +360,18 @@ def test_saliency_in_fitted_params(trainer_kwargs):
         every.to_numpy().reshape(-1, 32, 3).mean(axis=0),
         rtol=1e-5,
     )
+    # the gradient map by lag, and each input component's share of it
+    gradient = fitted.saliency(windows="all", kind="gradient").to_numpy().reshape(-1, 32, 3).mean(axis=0)
+    lag_profile = params["saliency_gradient"]
+    assert isinstance(lag_profile, pd.Series) and lag_profile.index.name == "lag"
+    assert list(lag_profile.index) == list(range(1, 33))
+    np.testing.assert_allclose(lag_profile.to_numpy(), gradient.sum(axis=1)[::-1], rtol=1e-5)
+    importance = params["gradient_importance"]
+    assert list(importance.index) == ["a", "b", "x"]
+    assert importance.sum() == pytest.approx(1.0, rel=1e-6)
+    np.testing.assert_allclose(importance.to_numpy(), gradient.sum(axis=0) / gradient.sum(), rtol=1e-5)
+    assert set(params) >= {"darts_model", "input_components", "saliency_per_step", "saliency_paper",
+                           "saliency_per_component", "component_importance", "n_saliency_windows"}
 
 
 def test_saliency_needs_fit_and_valid_arguments(trainer_kwargs):
@@ -326,7 +383,9 @@ def test_saliency_needs_fit_and_valid_arguments(trainer_kwargs):
     with pytest.raises(ValueError, match="windows must be"):
         fitted.saliency(windows="first")
     with pytest.raises(ValueError, match="kind must be one of"):
-        fitted.saliency(kind="gradient")
+        fitted.saliency(kind="attention")
+    with pytest.raises(ValueError, match="kind must be one of"):
+        fitted.saliency(kind="per_scale")
 
 
 # ---------------------------------------------------------------- 5. persistence
@@ -346,8 +405,10 @@ def test_deepcopy_pickle_and_sktime_save_load_round_trip(trainer_kwargs, tmp_pat
     ]
     fitted.save(tmp_path / "csn")
     copies.append(load(tmp_path / "csn.zip"))  # save adds the .zip suffix
+    weights = fitted.darts_model_.model.state_dict()
     for other in copies:
-        assert other.darts_model_.model is not None
+        restored = other.darts_model_.model.state_dict()  # the fitted Lightning module is re-attached
+        assert restored.keys() == weights.keys() and all(torch.equal(restored[k], weights[k]) for k in weights)
         pd.testing.assert_frame_equal(other.predict(fh, X=X_future), expected)
         pd.testing.assert_frame_equal(other.predict_quantiles(fh, X=X_future, alpha=[0.1, 0.9]), expected_q)
         pd.testing.assert_frame_equal(other.saliency(), expected_saliency)
@@ -490,3 +551,137 @@ def test_invalid_hyperparameters_fail_at_construction():
         CrossScaleNetForecaster(quantiles=[0.0, 0.5])
     with pytest.raises(ValueError, match="update_epochs"):
         CrossScaleNetForecaster(update_epochs=-1)
+
+
+def test_architecture_errors_come_from_architecture_config():
+    from crossscale_ext.config import ArchitectureConfig
+
+    with pytest.raises(ValueError, match=r"input_chunk_length=48") as raised:
+        CrossScaleNetForecaster(input_chunk_length=50, n_scales=4)
+    with pytest.raises(ValueError) as expected:
+        ArchitectureConfig(n_scales=4).validate(50, 24)
+    assert str(raised.value) == str(expected.value)
+    # the config's own range checks, e.g. of the new covariate_path, with the config's own messages
+    for params in ({"covariate_path": "mlp"}, {"base_patch_length": 12}, {"dropout": 1.5}):
+        with pytest.raises(ValueError) as raised:
+            CrossScaleNetForecaster(**params)
+        with pytest.raises(ValueError) as expected:
+            ArchitectureConfig(**params)
+        assert str(raised.value) == str(expected.value) and next(iter(params)) in str(raised.value)
+
+
+def test_covariate_path_reaches_the_darts_model(trainer_kwargs):
+    y = sine_frame(length=80)
+    X = pd.DataFrame({"x": np.cos(np.arange(90) / 3.0)}, index=make_index("datetime", 90))
+    assert CrossScaleNetForecaster().covariate_path == "none"
+    default = forecaster(trainer_kwargs).fit(y, X=X.iloc[:80])
+    linear = forecaster(trainer_kwargs, covariate_path="linear").fit(y, X=X.iloc[:80])
+    assert default.darts_model_.architecture.covariate_path == "none"
+    assert linear.darts_model_.architecture.covariate_path == "linear"
+    assert linear.get_params()["covariate_path"] == "linear"
+    assert sum(p.numel() for p in linear.darts_model_.model.parameters()) > sum(
+        p.numel() for p in default.darts_model_.model.parameters())  # the extra linear covariate map
+    pred = linear.predict([1, 2], X=X.iloc[80:])
+    assert pred.shape == (2, 1) and np.isfinite(pred.to_numpy()).all()
+
+
+def test_docstring_documents_every_parameter_once():
+    import inspect
+
+    from crossscale_ext.config import parameter_docs
+
+    doc = inspect.getdoc(CrossScaleNetForecaster)
+    assert "{architecture_parameters}" not in doc
+    section = doc.split("Parameters\n----------\n")[1].split("\n\nAttributes\n")[0]
+    documented = [line.split(" : ")[0] for line in section.splitlines() if not line.startswith(" ") and " : " in line]
+    assert documented == list(inspect.signature(CrossScaleNetForecaster).parameters)
+    # the architecture entries are the config's, at the indentation of the other entries
+    assert inspect.cleandoc("    x\n" + parameter_docs(style="sktime", indent=4)).split("\n", 1)[1] in doc
+    assert "covariate_path : str, default='none'" in section
+
+
+def test_docstring_example_runs():
+    import doctest
+
+    finder = doctest.DocTestFinder(recurse=False)
+    (example,) = finder.find(CrossScaleNetForecaster, "CrossScaleNetForecaster",
+                             globs={}, module=False)
+    assert len(example.examples) >= 5
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        outcome = runner.run(example)
+    assert outcome.failed == 0, f"{outcome.failed} of {outcome.attempted} docstring examples failed"
+
+
+def test_importing_the_forecaster_does_not_import_darts():
+    import subprocess
+    import sys
+
+    code = ("import sys, crossscale_ext.sktime_forecaster; "
+            "print(sorted(m for m in ('darts', 'crossscale_ext.darts_model') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+# ---------------------------------------------------------------- 8. bad input: named columns and the fix
+def with_nan(frame: pd.DataFrame, column: str, rows) -> pd.DataFrame:
+    frame = frame.copy()
+    frame.loc[frame.index[rows], column] = np.nan
+    return frame
+
+
+def test_missing_values_in_y_name_the_columns_and_the_fix(trainer_kwargs):
+    y = sine_frame(length=80, columns=("a", "b"))
+    with pytest.raises(ValueError, match=r"y has missing values \(NaN\) in column\(s\) \{'b': 2\}.*ffill.*Imputer"):
+        forecaster(trainer_kwargs).fit(with_nan(y, "b", [3, 9]))
+    with pytest.raises(ValueError, match=r"y has missing values.*\{'a': 1\}"):  # a Series: its name
+        forecaster(trainer_kwargs).fit(with_nan(y, "a", [5])["a"])
+    with pytest.raises(ValueError, match=r"y has missing values.*\{'a': 1\}"):  # a panel
+        forecaster(trainer_kwargs).fit(with_nan(panel(lengths=(60, 60)), "a", [70]))
+    with pytest.raises(ValueError, match=r"y has missing values.*\{1: 2\}"):  # numpy: columns by position
+        forecaster(trainer_kwargs).fit(with_nan(y, "b", [1, 2]).to_numpy())
+    fitted = forecaster(trainer_kwargs).fit(y.iloc[:70])
+    with pytest.raises(ValueError, match=r"y has missing values.*\{'a': 1\}.*Fill them first"):
+        fitted.update(with_nan(y.iloc[70:], "a", [2]), update_params=False)
+    assert fitted.cutoff[0] == y.index[69]  # nothing was appended
+
+
+def test_missing_values_in_X_name_the_columns_and_the_fix(trainer_kwargs):
+    y = sine_frame(length=80)
+    X = pd.DataFrame({"x": np.cos(np.arange(90) / 3.0), "z": np.linspace(0, 1, 90)}, index=make_index("datetime", 90))
+    with pytest.raises(ValueError, match=r"X has missing values \(NaN\) in column\(s\) \{'z': 1\}.*Pipeline"):
+        forecaster(trainer_kwargs).fit(y, X=with_nan(X.iloc[:80], "z", [10]))
+    fitted = forecaster(trainer_kwargs).fit(y, X=X.iloc[:80])
+    with pytest.raises(ValueError, match=r"X has missing values.*\{'x': 2\}.*X\.ffill\(\)"):
+        fitted.predict([1, 2], X=with_nan(X.iloc[80:], "x", [0, 1]))
+    probabilistic = forecaster(trainer_kwargs, quantiles=[0.1, 0.5, 0.9]).fit(y, X=X.iloc[:80])
+    with pytest.raises(ValueError, match=r"X has missing values.*\{'x': 1\}"):
+        probabilistic.predict_interval([1], X=with_nan(X.iloc[80:], "x", [0]), coverage=0.8)
+
+
+@pytest.mark.parametrize("dtype", ["object", "string", "category"])
+def test_non_numeric_columns_name_the_columns_and_the_fix(trainer_kwargs, dtype):
+    y = sine_frame(length=80, columns=("a", "b"))
+    text_y = y.assign(b=y["b"].round(3).astype(str).astype(dtype))
+    with pytest.raises(ValueError, match=r"y has non-numeric \(categorical\) column\(s\) \{'b': .*astype\(float\)"):
+        forecaster(trainer_kwargs).fit(text_y)
+    X = pd.DataFrame({"x": np.cos(np.arange(90) / 3.0), "day": ["mon", "tue", "wed"] * 30},
+                     index=make_index("datetime", 90)).astype({"day": dtype})
+    with pytest.raises(ValueError, match=r"X has non-numeric \(categorical\) column\(s\) \{'day': .*get_dummies"):
+        forecaster(trainer_kwargs).fit(y, X=X.iloc[:80])
+    # still the TypeError sktime's estimator checks expect
+    with pytest.raises(TypeError, match="categorical"):
+        forecaster(trainer_kwargs).fit(y, X=X.iloc[:80])
+    fitted = forecaster(trainer_kwargs).fit(y, X=X[["x"]].iloc[:80])
+    with pytest.raises(ValueError, match=r"X has non-numeric.*'x'"):
+        fitted.predict([1], X=X[["x"]].iloc[80:].astype(str).astype(dtype))
+
+
+def test_numeric_strings_are_fixed_by_astype_float(trainer_kwargs):
+    y = sine_frame(length=80)
+    text = y.astype(str)
+    with pytest.raises(ValueError, match=r"astype\(float\)"):
+        forecaster(trainer_kwargs).fit(text)
+    pd.testing.assert_frame_equal(forecaster(trainer_kwargs).fit(text.astype(float)).predict([1, 2]),
+                                  forecaster(trainer_kwargs).fit(y).predict([1, 2]))

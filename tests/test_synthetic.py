@@ -1,14 +1,14 @@
-"""The synthetic saliency data sets: construction, ground-truth masks, splits, validation."""
+"""The synthetic saliency data sets: construction, ground-truth masks, splits, validation; the lag-copy series."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from crossscale_ext.datasets.synthetic import SYN_SPECS, ground_truth_masks, make_syn, make_synthetic
+from crossscale_ext.datasets.synthetic import SYN_SPECS, ground_truth_masks, lag_copy_series, make_syn, make_synthetic
 
 
-def test_table_of_spec_section_8():
+def test_table_1_of_the_paper():
     assert list(SYN_SPECS) == [f"SYN{i}" for i in range(1, 9)]
     assert SYN_SPECS["SYN1"].lags == tuple(range(1, 16))
     assert SYN_SPECS["SYN2"].lags == (1, 2, 3, 4, 5, 9, 10, 15, 16, 18, 20, 25, 26, 35, 36, 50, 51, 52, 91, 92, 93,
@@ -117,13 +117,11 @@ def test_autoregressive_covariates_keep_a_unit_variance_signal():
     assert np.corrcoef(ds.covariates.values()[1:, 0], ds.covariates.values()[:-1, 0])[0, 1] > 0.7
 
 
-def test_darts_path_windows_match_saliency_windows(trainer_kwargs):
-    from crossscale_ext import CrossScaleNetModel
+def test_darts_path_windows_match_saliency_windows():
+    from support import tiny_model
 
     ds = make_synthetic([0, 1], [3, 9], noise=0.05, length=300, input_length=32, horizon=4, seed=0)
-    model = CrossScaleNetModel(input_chunk_length=32, output_chunk_length=4, n_scales=3, base_patch_length=8,
-                               moving_avg_kernel=7, d_model=8, n_epochs=1, random_state=0,
-                               pl_trainer_kwargs=trainer_kwargs)
+    model = tiny_model(output_chunk_length=4, d_model=8)
     model.fit(ds.train_target, past_covariates=ds.train_covariates)
     result = model.saliency(ds.test_target, past_covariates=ds.test_covariates, windows="all")
     inputs, targets = ds.windows("test")
@@ -137,3 +135,18 @@ def test_darts_path_windows_match_saliency_windows(trainer_kwargs):
         forecast = network(torch.as_tensor(inputs)).forecast[..., 0].numpy()
     np.testing.assert_allclose(forecast, result.forecast, atol=1e-4)
     assert result.forecast_index[0, 0] == ds.train_end + 32
+
+
+def test_lag_copy_series_follows_its_formula():
+    series = lag_copy_series(5, length=40, seed=2)
+    assert len(series) == 40 and series.dtype == np.float32 and series.n_components == 1
+    y = series.values()[:, 0].astype(float)
+    rng = np.random.default_rng(2)
+    first = rng.normal(size=5)
+    noise = rng.normal(size=35)
+    np.testing.assert_allclose(y[:5], first, rtol=1e-6)
+    np.testing.assert_allclose(y[5:], 0.95 * y[:-5] + 0.3 * noise, rtol=1e-5, atol=1e-6)
+    copied = lag_copy_series(5, length=40, seed=2, coefficient=1.0, noise=0.0).values()[:, 0]
+    np.testing.assert_array_equal(copied[5:], copied[:-5])  # a pure copy repeats every 5 steps
+    with pytest.raises(ValueError, match="length >= 4 \\* lag"):
+        lag_copy_series(48, length=100)

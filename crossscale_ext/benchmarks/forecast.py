@@ -6,27 +6,25 @@ Darts peers DLinear, NLinear, TSMixer and TiDE with the *same trainer* (epochs, 
 best-validation weights restored), each peer set as its paper sets it. For every (data set, horizon, model) it
 reports test MSE / MAE over every test window (standard protocol, see
 :mod:`crossscale_ext.datasets.long_horizon`), the parameter count, training seconds per epoch, prediction latency
-for 1 and 32 series and the peak memory increase. Results go to ``results.csv`` and ``results.md``.
+for 1 and 32 series and the peak memory increase, measured with :mod:`crossscale_ext.benchmarks.harness`.
+Results go to ``results.csv`` and ``results.md``.
 
 Example::
 
     crossscale bench forecast --dataset ETTh1 ETTh2 --horizons 96 192 336 720 --data-dir ../shared/data
+
+Torch uses one intra-op thread unless ``--threads N`` is given (``crossscale --threads N bench forecast`` or
+``crossscale bench forecast ... --threads N``: one option of the ``crossscale`` command).
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
 import csv
-import logging
-import math
 import os
 import platform
-import resource
 import statistics
 import sys
-import time
-import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -93,9 +91,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="extra CrossScaleNetModel argument (Python literal value), e.g. channel_mixing=False or "
                              "instance_norm=False; repeat for several")
     parser.add_argument("--seed", type=int, default=0, help="random seed of every model (default: 0)")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch intra-op threads (default: torch's choice); 1 avoids oversubscription on a "
-                             "machine shared with other jobs")
     parser.add_argument("--quick", action="store_true",
                         help="smoke run for CI: 1 epoch on 1024 training rows, 128 validation and 256 test windows, "
                              "horizon 96 unless --horizons is given; numbers are not benchmark results")
@@ -129,7 +124,7 @@ def parse_model_options(options: Sequence[str]) -> dict[str, Any]:
 
 
 def _validate(args: argparse.Namespace) -> None:
-    for name in ("epochs", "patience", "crossscale_d_model", "threads"):
+    for name in ("epochs", "patience", "crossscale_d_model"):
         value = getattr(args, name)
         if value is not None and value < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be at least 1; got {value}.")
@@ -140,110 +135,6 @@ def _validate(args: argparse.Namespace) -> None:
     if args.crossscale_lr <= 0:
         raise ValueError(f"--crossscale-lr must be positive; got {args.crossscale_lr}.")
     parse_model_options(args.crossscale_option)
-
-
-def _quiet() -> None:
-    for name in ("pytorch_lightning", "lightning", "lightning.pytorch", "lightning.fabric", "darts"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", message=".*litlogger.*")
-    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-    warnings.filterwarnings("ignore", message=".*pin_memory.*")
-    warnings.filterwarnings("ignore", message=".*LeafSpec.*")
-
-
-# --------------------------------------------------------------------------- memory
-class PeakMemory:
-    """Peak resident memory increase of this process inside a ``with`` block, in MB.
-
-    On Linux the kernel's high-water mark (``VmHWM``) is reset on entry by writing ``5`` to
-    ``/proc/self/clear_refs``; the result is ``VmHWM - VmRSS at entry``. Memory the allocator kept from earlier
-    blocks and reused is not counted, so this is the *additional* peak. Elsewhere (no ``/proc``) it falls back to
-    the growth of ``ru_maxrss`` (the process-lifetime peak), which is 0 when an earlier block peaked higher.
-    """
-
-    def __init__(self) -> None:
-        self.megabytes: float = float("nan")
-        self._baseline_kb = 0
-        self._reset_worked = False
-
-    @staticmethod
-    def _status_kb(field_name: str) -> int | None:
-        try:
-            with open("/proc/self/status") as status:
-                for line in status:
-                    if line.startswith(field_name + ":"):
-                        return int(line.split()[1])
-        except OSError:
-            return None
-        return None
-
-    def __enter__(self) -> PeakMemory:
-        try:
-            with open("/proc/self/clear_refs", "w") as clear:
-                clear.write("5")
-            self._reset_worked = True
-            self._baseline_kb = self._status_kb("VmRSS") or 0
-        except OSError:
-            self._reset_worked = False
-            self._baseline_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._reset_worked:
-            peak = self._status_kb("VmHWM") or self._baseline_kb
-        else:
-            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        self.megabytes = max(peak - self._baseline_kb, 0) / 1024.0
-
-
-# --------------------------------------------------------------------------- callbacks
-def _make_callbacks(patience: int) -> tuple[list[Any], Any, Any]:
-    """Early stopping on ``val_loss``, an epoch timer and a best-weights keeper (pytorch_lightning callbacks)."""
-    import pytorch_lightning as pl
-    from pytorch_lightning.callbacks import EarlyStopping
-
-    class EpochTimer(pl.Callback):
-        """Wall seconds of each training epoch, from its first batch to the start of validation."""
-
-        def __init__(self) -> None:
-            self.seconds: list[float] = []
-            self._start: float | None = None
-
-        def on_train_epoch_start(self, trainer, pl_module) -> None:
-            self._start = time.perf_counter()
-
-        def _stop(self) -> None:
-            if self._start is not None:
-                self.seconds.append(time.perf_counter() - self._start)
-                self._start = None
-
-        def on_validation_epoch_start(self, trainer, pl_module) -> None:
-            if not trainer.sanity_checking:
-                self._stop()
-
-        def on_train_epoch_end(self, trainer, pl_module) -> None:
-            self._stop()
-
-    class BestWeights(pl.Callback):
-        """Keeps the weights of the epoch with the lowest validation loss (restored after training)."""
-
-        def __init__(self) -> None:
-            self.best_loss = math.inf
-            self.best_epoch = 0
-            self.state: dict[str, Any] | None = None
-
-        def on_validation_epoch_end(self, trainer, pl_module) -> None:
-            if trainer.sanity_checking:
-                return
-            loss = trainer.callback_metrics.get("val_loss")
-            if loss is not None and float(loss) < self.best_loss:
-                self.best_loss = float(loss)
-                self.best_epoch = trainer.current_epoch + 1
-                self.state = copy.deepcopy(pl_module.state_dict())
-
-    timer, best = EpochTimer(), BestWeights()
-    stopper = EarlyStopping(monitor="val_loss", patience=patience, mode="min", min_delta=0.0)
-    return [stopper, timer, best], timer, best
 
 
 # --------------------------------------------------------------------------- models
@@ -297,11 +188,13 @@ def build_model(
     import torch
     from darts.models import DLinearModel, NLinearModel, TiDEModel, TSMixerModel
 
-    from crossscale_ext.darts_model import QUIET_TRAINER_KWARGS, CrossScaleNetModel
+    from crossscale_ext._lightning import QUIET_TRAINER_KWARGS
+    from crossscale_ext.benchmarks.harness import make_callbacks
+    from crossscale_ext.darts_model import CrossScaleNetModel
 
     if model not in MODELS:
         raise ValueError(f"Unknown model {model!r}; choose among {', '.join(MODELS)}.")
-    callbacks, timer, best = _make_callbacks(patience)
+    callbacks, timer, best = make_callbacks(patience)
     pl_kwargs = {**QUIET_TRAINER_KWARGS, "accelerator": "cpu", **(trainer_kwargs or {})}
     pl_kwargs["callbacks"] = list(pl_kwargs.get("callbacks", [])) + callbacks
     learning_rate = crossscale_lr if model == "CrossScaleNet" else peer_learning_rate(model, dataset)
@@ -335,17 +228,6 @@ def build_model(
     return built, timer, best, learning_rate
 
 
-def _latency_ms(model: Any, windows: list[Any], horizon: int, repeats: int) -> float:
-    """Median wall milliseconds of ``model.predict(horizon, series=windows)`` after one warm-up call."""
-    model.predict(horizon, series=windows, batch_size=len(windows), verbose=False)
-    timings = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        model.predict(horizon, series=windows, batch_size=len(windows), verbose=False)
-        timings.append((time.perf_counter() - start) * 1000.0)
-    return statistics.median(timings)
-
-
 def run_one(
     model_name: str,
     data: Any,
@@ -357,7 +239,7 @@ def run_one(
     trainer_kwargs: dict[str, Any] | None = None,
 ) -> BenchmarkRow:
     """Train, evaluate and time one model on one data set and horizon."""
-    from crossscale_ext.datasets.long_horizon import evaluate_windows
+    from crossscale_ext.benchmarks.harness import PeakMemory, evaluate_windows, latency_ms
 
     model, timer, best, learning_rate = build_model(
         model_name, data.name, horizon, epochs=args.epochs, patience=args.patience, seed=args.seed,
@@ -384,8 +266,8 @@ def run_one(
         epochs_run=len(timer.seconds),
         best_epoch=best.best_epoch,
         train_seconds_per_epoch=statistics.mean(timer.seconds) if timer.seconds else float("nan"),
-        latency_ms_batch1=_latency_ms(model, [last_window], horizon, repeats),
-        latency_ms_batch32=_latency_ms(model, windows32, horizon, repeats),
+        latency_ms_batch1=latency_ms(model, [last_window], horizon, repeats),
+        latency_ms_batch32=latency_ms(model, windows32, horizon, repeats),
         peak_memory_mb=memory.megabytes,
         learning_rate=learning_rate,
     )
@@ -451,15 +333,13 @@ def _quick_subsets(data: Any, horizon: int) -> tuple[Any, Any, Any]:
 def run(args: argparse.Namespace) -> int:
     """Run ``crossscale bench forecast``; returns the exit status (0 on success)."""
     _validate(args)
-    _quiet()
-    import torch
     from tqdm.auto import tqdm
 
+    from crossscale_ext._lightning import silence_lightning
     from crossscale_ext.datasets.long_horizon import load_long_horizon
 
+    silence_lightning()
     command = _command_line(args)
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
     if args.quick:
         args.epochs = 1
         if args.horizons == list(DEFAULT_HORIZONS):
@@ -493,7 +373,7 @@ def _command_line(args: argparse.Namespace) -> str:
              "--crossscale-d-model", str(args.crossscale_d_model), "--seed", str(args.seed)]
     for option in args.crossscale_option:
         parts += ["--crossscale-option", option]
-    if args.threads is not None:
+    if getattr(args, "threads", None) is not None:  # the global option (crossscale --threads N), set by the CLI
         parts += ["--threads", str(args.threads)]
     if args.quick:
         parts.append("--quick")

@@ -1,10 +1,11 @@
 """``crossscale bench lagcopy``: whether the saliency maps point at the lag a series copies.
 
-The series copies its value ``K`` steps back, ``y_t = 0.95 y_(t-K) + 0.3 e_t``, so an ``H``-step forecast rests on
-input lags ``K - H + 1 .. K``. For each horizon the command trains CrossScaleNet, explains every test window and
-reports, per map, the lag where the mean map peaks and the share of its mass on the true lags (a uniform map
-puts ``H / L`` there). An occlusion check on the same model (replace a block of ``H`` lags by the window mean;
-which block moves the forecast most) shows whether the model itself rests on the true lags.
+The series (:func:`crossscale_ext.datasets.synthetic.lag_copy_series`) copies its value ``K`` steps back,
+``y_t = 0.95 y_(t-K) + 0.3 e_t``, so an ``H``-step forecast rests on input lags ``K - H + 1 .. K``. For each
+horizon the command trains CrossScaleNet, explains every test window and reports, per map, the lag where the mean
+map peaks and the share of its mass on the true lags (a uniform map puts ``H / L`` there). An occlusion check on
+the same model (replace a block of ``H`` lags by the window mean; which block moves the forecast most) shows
+whether the model itself rests on the true lags.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import argparse
 import time
 from pathlib import Path
 
-__all__ = ["add_arguments", "run", "lag_copy_series"]
+__all__ = ["add_arguments", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,35 +27,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=None, help="also write the table to OUT/lagcopy.md")
 
 
-def lag_copy_series(lag: int, length: int = 3000, seed: int = 0):
-    """A float32 Darts series with ``y_t = 0.95 y_(t-lag) + 0.3 e_t`` (integer index)."""
-    import numpy as np
-    from darts import TimeSeries
-
-    if lag < 1 or length < 4 * lag:
-        raise ValueError(f"need lag >= 1 and length >= 4 * lag; got lag={lag}, length={length}.")
-    rng = np.random.default_rng(seed)
-    y = np.zeros(length)
-    y[:lag] = rng.normal(size=lag)
-    for t in range(lag, length):
-        y[t] = 0.95 * y[t - lag] + 0.3 * rng.normal()
-    return TimeSeries.from_values(y.astype("float32"))
-
-
 def run(args: argparse.Namespace) -> int:
     """Train per horizon, score the maps, print (and optionally write) the table. Returns 0."""
-    import logging
-    import warnings
-
     import numpy as np
     import torch
     from tqdm import tqdm
 
-    from crossscale_ext.darts_model import QUIET_TRAINER_KWARGS, CrossScaleNetModel
+    from crossscale_ext._lightning import QUIET_TRAINER_KWARGS, silence_lightning
+    from crossscale_ext.darts_model import CrossScaleNetModel
+    from crossscale_ext.datasets.synthetic import lag_copy_series
 
-    for name in ("pytorch_lightning", "lightning.pytorch", "darts"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", module="pytorch_lightning")
+    silence_lightning()
     K, L = args.lag, args.input_length
     if any(h > K for h in args.horizons) or K > L:
         raise SystemExit("crossscale bench lagcopy: need every horizon <= --lag <= --input-length.")
@@ -86,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
                 occluded[:, L - last_lag : L - last_lag + H] = windows.mean(dim=1, keepdim=True)
                 moves[last_lag] = (network(occluded).forecast - base).abs().mean().item()
         block = max(moves, key=moves.get)
-        for kind in ("paper", "per_step"):
+        for kind in ("paper", "per_step", "gradient", "input_x_gradient"):
             profile = result.lag_profile(kind)
             share = profile[K - H : K].sum() / profile.sum()
             lines.append(f"| {H} | {mse:.3f} | lags {block - H + 1}-{block} | {kind} | {int(np.argmax(profile)) + 1} | "

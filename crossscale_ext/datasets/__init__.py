@@ -1,22 +1,34 @@
 """Data sets: the synthetic saliency sets with known ground truth and the real long-horizon benchmarks.
 
-- :mod:`crossscale_ext.datasets.synthetic`: SYN1-SYN8 (SPEC section 8) and :func:`make_synthetic` for new
-  cases, with the ground-truth mask of every input window.
+- :mod:`crossscale_ext.datasets.synthetic`: SYN1-SYN8 (the eight synthetic sets of the paper's Table 1) and
+  :func:`make_synthetic` for new cases, with the ground-truth mask of every input window; and
+  :func:`lag_copy_series`, a series that copies its value a fixed lag back.
 - :mod:`crossscale_ext.datasets.long_horizon`: ETTh1, ETTh2, ETTm1, ETTm2, Weather and Exchange under the
-  standard long-term forecasting protocol, and :func:`evaluate_windows` to score every test window.
+  standard long-term forecasting protocol.
+
+:func:`evaluate_windows` (score a model on every test window) and :class:`ForecastScores` live in
+:mod:`crossscale_ext.benchmarks.harness`; they are importable from here too, loaded on first use.
 """
+
+from __future__ import annotations
+
+from typing import Any
 
 from crossscale_ext.datasets.long_horizon import (
     DATA_DIR_ENV,
     DATASETS,
-    ForecastScores,
     LongHorizonData,
     count_windows,
-    evaluate_windows,
     load_long_horizon,
     split_borders,
 )
-from crossscale_ext.datasets.synthetic import SYN_SPECS, SyntheticDataset, make_syn, make_synthetic
+from crossscale_ext.datasets.synthetic import (
+    SYN_SPECS,
+    SyntheticDataset,
+    lag_copy_series,
+    make_syn,
+    make_synthetic,
+)
 
 __all__ = [
     "DATASETS",
@@ -27,8 +39,26 @@ __all__ = [
     "SyntheticDataset",
     "count_windows",
     "evaluate_windows",
+    "lag_copy_series",
     "load_long_horizon",
     "make_syn",
     "make_synthetic",
     "split_borders",
 ]
+
+#: benchmark-harness names kept importable from ``crossscale_ext.datasets`` (loaded lazily, PEP 562)
+_HARNESS = ("ForecastScores", "evaluate_windows")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HARNESS:
+        from crossscale_ext.benchmarks import harness
+
+        value = getattr(harness, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

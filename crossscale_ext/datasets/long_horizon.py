@@ -1,8 +1,9 @@
-"""Long-horizon forecasting benchmarks on real data: loaders and an exact evaluation.
+"""Long-horizon forecasting benchmarks on real data: the loaders.
 
 Loaders for ETTh1, ETTh2, ETTm1, ETTm2, Weather and Exchange that follow the standard long-term forecasting
-protocol of the Informer / Autoformer / DLinear / iTransformer code bases, and an exact evaluation over every
-test window.
+protocol of the Informer / Autoformer / DLinear / iTransformer code bases. The exact evaluation over every test
+window, :func:`~crossscale_ext.benchmarks.harness.evaluate_windows`, lives with the benchmark harness in
+:mod:`crossscale_ext.benchmarks.harness` (``crossscale_ext.datasets.evaluate_windows`` still finds it).
 
 The protocol, for a lookback (input length) ``L``:
 
@@ -41,13 +42,22 @@ __all__ = [
     "DATA_DIR_ENV",
     "DatasetSpec",
     "LongHorizonData",
-    "ForecastScores",
     "count_windows",
     "split_borders",
     "load_long_horizon",
-    "evaluate_windows",
     "load_many",
 ]
+
+#: names that moved to :mod:`crossscale_ext.benchmarks.harness`, still importable from here
+_MOVED_TO_HARNESS = ("ForecastScores", "evaluate_windows")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MOVED_TO_HARNESS:
+        from crossscale_ext.benchmarks import harness
+
+        return getattr(harness, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 #: Environment variable naming the folder with the benchmark CSV files.
 DATA_DIR_ENV = "CROSSSCALE_DATA_DIR"
@@ -347,112 +357,6 @@ def load_long_horizon(
         input_length=input_length,
         source=source,
     )
-
-
-@dataclass(frozen=True)
-class ForecastScores:
-    """Errors of a model over every window of a series.
-
-    Attributes
-    ----------
-    mse, mae
-        Mean squared / absolute error over every window, forecast step and channel.
-    n_windows
-        Number of windows evaluated.
-    """
-
-    mse: float
-    mae: float
-    n_windows: int
-
-
-def evaluate_windows(
-    model: Any,
-    series: TimeSeries,
-    horizon: int,
-    batch_size: int = 256,
-    windows_per_chunk: int = 1024,
-    past_covariates: TimeSeries | None = None,
-    future_covariates: TimeSeries | None = None,
-) -> ForecastScores:
-    """MSE and MAE of a fitted Darts global model over every stride-1 window of ``series``.
-
-    Runs Darts' ``historical_forecasts(retrain=False, last_points_only=False, stride=1,
-    forecast_horizon=horizon)`` (its optimised batched path for torch models) on consecutive chunks of
-    ``series``, so memory stays bounded while every window is scored exactly once. The first window uses the
-    first ``model.input_chunk_length`` rows as input; windows whose horizon would run past the end are not
-    formed (the standard protocol's ``len - L - H + 1`` windows).
-
-    Parameters
-    ----------
-    model
-        A fitted Darts ``TorchForecastingModel`` (or any global model with ``historical_forecasts``) with
-        ``input_chunk_length`` and ``output_chunk_length >= horizon``.
-    series
-        The (scaled) evaluation series, starting ``input_chunk_length`` rows before the first forecast.
-    horizon
-        Forecast horizon ``H``.
-    batch_size
-        Prediction batch size.
-    windows_per_chunk
-        Windows forecast per ``historical_forecasts`` call (bounds memory).
-    past_covariates, future_covariates
-        Optional covariates, passed through.
-
-    Returns
-    -------
-    ForecastScores
-        MSE and MAE averaged over windows, steps and channels, and the number of windows.
-
-    Raises
-    ------
-    ValueError
-        When the series is too short for one window, or the model's output chunk is shorter than ``horizon``.
-    """
-    horizon = _check_positive_int(horizon, "horizon")
-    input_length = int(model.input_chunk_length)
-    if int(model.output_chunk_length) < horizon:
-        raise ValueError(
-            f"The model forecasts {model.output_chunk_length} steps at once but horizon={horizon}; train it with "
-            "output_chunk_length >= horizon (the standard protocol forecasts the horizon in one shot)."
-        )
-    n_windows = count_windows(len(series), input_length, horizon)
-    if n_windows == 0:
-        raise ValueError(
-            f"The series has {len(series)} rows, too few for one window of {input_length} inputs + {horizon} steps."
-        )
-    windows_per_chunk = _check_positive_int(windows_per_chunk, "windows_per_chunk")
-    actual = series.values(copy=False)
-    squared_sum = 0.0
-    absolute_sum = 0.0
-    n_seen = 0
-    for first in range(0, n_windows, windows_per_chunk):
-        n_chunk = min(windows_per_chunk, n_windows - first)
-        chunk = series[first : first + n_chunk + input_length + horizon - 1]
-        forecasts = model.historical_forecasts(
-            chunk,
-            past_covariates=past_covariates,
-            future_covariates=future_covariates,
-            forecast_horizon=horizon,
-            stride=1,
-            retrain=False,
-            last_points_only=False,
-            overlap_end=False,
-            verbose=False,
-            predict_kwargs={"batch_size": batch_size, "verbose": False},
-        )
-        if len(forecasts) != n_chunk:
-            raise RuntimeError(f"historical_forecasts returned {len(forecasts)} windows where {n_chunk} were expected.")
-        predicted = np.stack([f.values(copy=False) for f in forecasts])  # (n_chunk, H, C)
-        starts = first + input_length + np.arange(n_chunk)
-        targets = actual[starts[:, None] + np.arange(horizon)[None, :]]  # (n_chunk, H, C)
-        if forecasts[0].start_time() != series.time_index[starts[0]]:
-            raise RuntimeError("historical_forecasts windows are not aligned with the series; please report this.")
-        error = predicted.astype(np.float64) - targets.astype(np.float64)
-        squared_sum += float(np.square(error).sum())
-        absolute_sum += float(np.abs(error).sum())
-        n_seen += error.size
-    return ForecastScores(mse=squared_sum / n_seen, mae=absolute_sum / n_seen, n_windows=n_windows)
 
 
 def load_many(names: Sequence[str], input_length: int = 96, data_dir: str | os.PathLike | None = None

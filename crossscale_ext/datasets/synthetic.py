@@ -1,7 +1,7 @@
 r"""Synthetic forecasting data sets with known ground-truth saliency: SYN1-SYN8 and a general generator.
 
-Construction (SPEC section 8; the paper's exact generator is not public, this is ours)
------------------------------------------------------------------------------------
+Construction (the paper's Table 1 gives the sets; its exact generator is not public, this one is ours)
+-----------------------------------------------------------------------------------------------------
 ``n_features`` covariate series ``x_f`` are drawn independently, each a stationary Gaussian AR(1) process
 with unit variance (coefficient ``covariate_ar``; the default ``0`` gives white Gaussian noise, so no
 time step carries information about another and only the true cells are informative). The target is
@@ -47,12 +47,20 @@ from typing import Literal
 
 import numpy as np
 
-__all__ = ["SYN_SPECS", "SynSpec", "SyntheticDataset", "make_synthetic", "make_syn", "ground_truth_masks"]
+__all__ = [
+    "SYN_SPECS",
+    "SynSpec",
+    "SyntheticDataset",
+    "make_synthetic",
+    "make_syn",
+    "ground_truth_masks",
+    "lag_copy_series",
+]
 
 
 @dataclass(frozen=True)
 class SynSpec:
-    """One row of SPEC section 8's table: important lags, important features and noise level."""
+    """One row of the paper's Table 1: important lags, important features and noise level."""
 
     lags: tuple[int, ...]
     features: tuple[int, ...]
@@ -70,7 +78,7 @@ def _lags(text: str) -> tuple[int, ...]:
     return tuple(sorted(lags))
 
 
-#: SPEC section 8 (from a summary of the paper's Table 1): the eight synthetic saliency sets.
+#: The eight synthetic saliency sets of the paper's Table 1 (lags, features, noise).
 SYN_SPECS: dict[str, SynSpec] = {
     "SYN1": SynSpec(_lags("1-15"), (0, 1), 0.01),
     "SYN2": SynSpec(_lags("1-5, 9-10, 15-16, 18, 20, 25-26, 35-36, 50-52, 91-95"), (0, 2), 0.05),
@@ -377,7 +385,7 @@ def make_synthetic(
 
 
 def make_syn(name: str, **kwargs) -> SyntheticDataset:
-    """One of the eight synthetic sets of SPEC section 8 (:data:`SYN_SPECS`).
+    """One of the eight synthetic sets of the paper's Table 1 (:data:`SYN_SPECS`).
 
     Parameters
     ----------
@@ -402,7 +410,54 @@ def make_syn(name: str, **kwargs) -> SyntheticDataset:
     fixed = {"important_features", "important_lags", "noise"} & set(kwargs)
     if fixed:
         raise TypeError(
-            f"make_syn() fixes {sorted(fixed)} from SPEC section 8; call make_synthetic() to choose them yourself."
+            f"make_syn() fixes {sorted(fixed)} from the paper's Table 1; call make_synthetic() to choose them yourself."
         )
     spec = SYN_SPECS[name.upper()]
     return make_synthetic(spec.features, spec.lags, spec.noise, name=name.upper(), **kwargs)
+
+
+def lag_copy_series(lag: int, length: int = 3000, seed: int = 0, coefficient: float = 0.95, noise: float = 0.3):
+    """A series that copies its value ``lag`` steps back: ``y_t = coefficient * y_(t-lag) + noise * e_t``.
+
+    An ``H``-step forecast of this series rests on the input lags ``lag - H + 1 .. lag`` and on nothing else,
+    so a saliency map can be checked against them (``crossscale bench lagcopy``, ``docs/saliency.md``).
+
+    Parameters
+    ----------
+    lag
+        The copied lag ``K`` (at least 1).
+    length
+        Number of time steps; at least ``4 * lag``. Default: 3000.
+    seed
+        Seed of the Gaussian noise ``e_t`` and of the first ``lag`` values. Default: 0.
+    coefficient
+        How much of ``y_(t-lag)`` is copied. Default: 0.95.
+    noise
+        Standard deviation of the added noise. Default: 0.3.
+
+    Returns
+    -------
+    darts.TimeSeries
+        A univariate ``float32`` series with an integer (range) index.
+
+    Raises
+    ------
+    ValueError
+        When ``lag < 1`` or ``length < 4 * lag``.
+
+    Examples
+    --------
+    >>> series = lag_copy_series(48, length=2200)
+    >>> len(series), series.dtype
+    (2200, dtype('float32'))
+    """
+    from darts import TimeSeries
+
+    if lag < 1 or length < 4 * lag:
+        raise ValueError(f"need lag >= 1 and length >= 4 * lag; got lag={lag}, length={length}.")
+    rng = np.random.default_rng(seed)
+    y = np.zeros(length)
+    y[:lag] = rng.normal(size=lag)
+    for t in range(lag, length):
+        y[t] = coefficient * y[t - lag] + noise * rng.normal()
+    return TimeSeries.from_values(y.astype("float32"))
