@@ -27,6 +27,7 @@ _EXPORTS: dict[str, str] = {
     "SaliencyResult": "crossscale_ext.saliency",
     "ShortHorizonWarning": "crossscale_ext.saliency",
     "plot_saliency": "crossscale_ext.plotting",
+    "plot_forecast": "crossscale_ext.plotting",
 }
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "SaliencyResult",
     "ShortHorizonWarning",
     "plot_saliency",
+    "plot_forecast",
     "__version__",
 ]
 
@@ -48,7 +50,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from crossscale_ext.darts_model import CrossScaleNetModel
     from crossscale_ext.explainability import CrossScaleNetExplainabilityResult
     from crossscale_ext.network import CrossScaleNet, CrossScaleNetOutput
-    from crossscale_ext.plotting import plot_saliency
+    from crossscale_ext.plotting import plot_forecast, plot_saliency
     from crossscale_ext.saliency import SaliencyResult, ShortHorizonWarning
     from crossscale_ext.sktime_forecaster import CrossScaleNetForecaster
 

@@ -25,7 +25,7 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ),
     ("bench", "saliency"): (
         "crossscale_ext.benchmarks.saliency",
-        "saliency against ground truth on SYN1-SYN8, against post-hoc explainers and TFT",
+        "saliency maps against ground truth on SYN1-SYN8, against post-hoc explainers and TFT",
     ),
     ("bench", "forecast"): (
         "crossscale_ext.benchmarks.forecast",
@@ -34,6 +34,10 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("bench", "lagcopy"): (
         "crossscale_ext.benchmarks.lagcopy",
         "does the saliency point at the lag a series copies? (maps and occlusion)",
+    ),
+    ("bench", "defaults"): (
+        "crossscale_ext.benchmarks.defaults",
+        "choose the covariate path and learning rate on validation data (SYN1-SYN8 train parts only)",
     ),
 }
 

@@ -573,14 +573,20 @@ def test_architecture_errors_come_from_architecture_config():
 def test_covariate_path_reaches_the_darts_model(trainer_kwargs):
     y = sine_frame(length=80)
     X = pd.DataFrame({"x": np.cos(np.arange(90) / 3.0)}, index=make_index("datetime", 90))
-    assert CrossScaleNetForecaster().covariate_path == "none"
+    assert CrossScaleNetForecaster().covariate_path == "lagged"  # the package default
     default = forecaster(trainer_kwargs).fit(y, X=X.iloc[:80])
+    reference = forecaster(trainer_kwargs, covariate_path="none").fit(y, X=X.iloc[:80])
     linear = forecaster(trainer_kwargs, covariate_path="linear").fit(y, X=X.iloc[:80])
-    assert default.darts_model_.architecture.covariate_path == "none"
+    assert default.darts_model_.architecture.covariate_path == "lagged"
+    assert reference.darts_model_.architecture.covariate_path == "none"
     assert linear.darts_model_.architecture.covariate_path == "linear"
     assert linear.get_params()["covariate_path"] == "linear"
-    assert sum(p.numel() for p in linear.darts_model_.model.parameters()) > sum(
-        p.numel() for p in default.darts_model_.model.parameters())  # the extra linear covariate map
+
+    def n_parameters(f):
+        return sum(p.numel() for p in f.darts_model_.model.parameters())
+
+    # the reference has no covariate path; the lagged one has one weight per lag, the dense one one per step pair
+    assert n_parameters(reference) < n_parameters(default) < n_parameters(linear)
     pred = linear.predict([1, 2], X=X.iloc[80:])
     assert pred.shape == (2, 1) and np.isfinite(pred.to_numpy()).all()
 
@@ -597,7 +603,7 @@ def test_docstring_documents_every_parameter_once():
     assert documented == list(inspect.signature(CrossScaleNetForecaster).parameters)
     # the architecture entries are the config's, at the indentation of the other entries
     assert inspect.cleandoc("    x\n" + parameter_docs(style="sktime", indent=4)).split("\n", 1)[1] in doc
-    assert "covariate_path : str, default='none'" in section
+    assert "covariate_path : str, default='lagged'" in section
 
 
 def test_docstring_example_runs():
