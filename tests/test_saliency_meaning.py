@@ -67,3 +67,31 @@ def test_per_step_saliency_peaks_at_lag_k(lag_copy_model):
     profile = model.saliency(test, windows="all").lag_profile("per_step")  # entry l - 1 is lag l
     peak_lag = int(np.argmax(profile)) + 1
     assert K - H <= peak_lag <= K + 1, f"per-step map peaks at lag {peak_lag}"
+
+
+def test_recommended_map_finds_the_lagged_covariates():
+    """Regression guard of the recommended map's quality on a small synthetic case (fixed seed, ~3 s).
+
+    The target is a sum of covariates x0 and x2 at lags 3-5 and 14-16; the default model (lagged covariate
+    path) fits it near the noise floor and its gradient map ranks the true (lag, covariate) cells first. Measured
+    when written: AUROC 1.000 over time and over cells, MSE 0.054 against a floor of 0.044; the reference layout
+    (covariate_path="none") reached AUROC 0.59 and MSE 0.18 on the same data.
+    """
+    from support import QUIET_TRAINER
+
+    from crossscale_ext.datasets.synthetic import make_synthetic
+    from crossscale_ext.metrics import auroc
+    from crossscale_ext.saliency import RECOMMENDED_MAP
+
+    ds = make_synthetic(important_features=(0, 2), important_lags=(3, 4, 5, 14, 15, 16), noise=0.05, length=900,
+                        n_features=3, input_length=32, horizon=4, seed=0)
+    model = CrossScaleNetModel(input_chunk_length=32, output_chunk_length=4, n_scales=2, base_patch_length=8,
+                               moving_avg_kernel=5, d_model=16, n_epochs=8, optimizer_kwargs={"lr": 1e-2},
+                               random_state=0, pl_trainer_kwargs=dict(QUIET_TRAINER))
+    model.fit(ds.train_target, past_covariates=ds.train_covariates)
+    result = model.saliency(ds.test_target, past_covariates=ds.test_covariates, windows="all")
+    _, targets = ds.windows("test")
+    mse = float(np.mean((result.forecast.reshape(targets.shape) - targets) ** 2))
+    assert mse <= 2 * ds.irreducible_mse + 0.02, mse
+    assert auroc(result.temporal_map(RECOMMENDED_MAP), ds.lag_mask) >= 0.95
+    assert auroc(result.component_map(RECOMMENDED_MAP), ds.mask) >= 0.95
