@@ -25,7 +25,7 @@ _MAP_KINDS = (*_CELL_KINDS, "per_step", "paper")
 def plot_saliency(
     result: SaliencyResult,
     window: int = -1,
-    kind: str = "per_component",
+    kind: str | None = None,
     per_scale: bool = True,
     ground_truth: np.ndarray | None = None,
     figsize: tuple[float, float] | None = None,
@@ -41,9 +41,10 @@ def plot_saliency(
     window
         Which window of ``result`` to draw. Default: ``-1``, the last.
     kind
-        The heatmap: ``"per_component"`` (default; time x input component, from the attention),
-        ``"gradient"`` or ``"input_x_gradient"`` (time x input component, from the gradients; ``gradient`` is
-        the recommended map), ``"per_step"`` or ``"paper"`` (one row each).
+        The heatmap: ``"gradient"`` (the recommended map) or ``"input_x_gradient"`` (time x input component,
+        from the gradients), ``"per_component"`` (time x input component, from the attention), ``"per_step"``
+        or ``"paper"`` (one row each). Default ``None``: ``"gradient"`` when the result holds it (computed with
+        ``gradients=True``, the default), else ``"per_component"``.
     per_scale
         Add a panel with the per-step map of every attended scale (``SaliencyResult.per_scale``), and the
         ``paper`` and ``per_step`` maps as lines. Default: ``True``.
@@ -69,6 +70,8 @@ def plot_saliency(
 
     if not isinstance(result, SaliencyResult):
         raise TypeError(f"result must be a SaliencyResult; got {type(result).__name__}.")
+    if kind is None:
+        kind = "gradient" if "gradient" in result.available_maps else "per_component"
     if kind not in _MAP_KINDS:
         raise ValueError(f"kind must be one of {list(_MAP_KINDS)}; got {kind!r}.")
     w = result._window(window)

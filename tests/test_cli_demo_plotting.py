@@ -40,7 +40,12 @@ def test_plot_saliency_draws_every_panel(saliency_result):
     fig = plot_saliency(saliency_result, window=3, ground_truth=truth)
     assert len(fig.axes) == 4 + 2  # series, heatmap, truth, scales, and the two colour bars
     heatmap = fig.axes[1].images[0].get_array()
-    np.testing.assert_allclose(np.asarray(heatmap)[:, :32], saliency_result.per_component[3].T, rtol=1e-6)
+    # the default heatmap is the recommended map, the gradient
+    np.testing.assert_allclose(np.asarray(heatmap)[:, :32], saliency_result.gradient[3].T, rtol=1e-6)
+    plt.close(fig)
+    fig = plot_saliency(saliency_result, window=3, kind="per_component", per_scale=False)
+    np.testing.assert_allclose(np.asarray(fig.axes[1].images[0].get_array())[:, :32],
+                               saliency_result.per_component[3].T, rtol=1e-6)
     plt.close(fig)
     fig = plot_saliency(saliency_result, kind="per_step", per_scale=False)
     assert len(fig.axes) == 3

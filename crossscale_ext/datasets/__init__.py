@@ -46,15 +46,12 @@ __all__ = [
     "split_borders",
 ]
 
-#: benchmark-harness names kept importable from ``crossscale_ext.datasets`` (loaded lazily, PEP 562)
-_HARNESS = ("ForecastScores", "evaluate_windows")
-
-
 def __getattr__(name: str) -> Any:
-    if name in _HARNESS:
-        from crossscale_ext.benchmarks import harness
+    # the benchmark-harness names that moved out of this package stay importable (see long_horizon.__getattr__)
+    from crossscale_ext.datasets import long_horizon
 
-        value = getattr(harness, name)
+    if name in long_horizon.MOVED_TO_HARNESS:
+        value = getattr(long_horizon, name)
         globals()[name] = value
         return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -49,11 +49,11 @@ __all__ = [
 ]
 
 #: names that moved to :mod:`crossscale_ext.benchmarks.harness`, still importable from here
-_MOVED_TO_HARNESS = ("ForecastScores", "evaluate_windows")
+MOVED_TO_HARNESS = ("ForecastScores", "evaluate_windows")
 
 
 def __getattr__(name: str) -> Any:
-    if name in _MOVED_TO_HARNESS:
+    if name in MOVED_TO_HARNESS:
         from crossscale_ext.benchmarks import harness
 
         return getattr(harness, name)
