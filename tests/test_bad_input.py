@@ -5,16 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from darts.utils.timeseries_generation import linear_timeseries
-from support import noisy_sine
+from support import TINY, noisy_sine
 
 from crossscale_ext import CrossScaleNetModel
 
-SMALL = {"input_chunk_length": 32, "output_chunk_length": 8, "n_scales": 3, "base_patch_length": 8,
-         "moving_avg_kernel": 7, "d_model": 16, "n_epochs": 1, "random_state": 0}
-
 
 def make(trainer_kwargs) -> CrossScaleNetModel:
-    return CrossScaleNetModel(**SMALL, pl_trainer_kwargs=trainer_kwargs)
+    return CrossScaleNetModel(**TINY, pl_trainer_kwargs=trainer_kwargs)
 
 
 def test_series_too_short_to_fit(trainer_kwargs):

@@ -10,17 +10,13 @@ from darts import TimeSeries
 from darts.metrics import mse
 from darts.utils.likelihood_models.torch import QuantileRegression
 from darts.utils.timeseries_generation import datetime_attribute_timeseries, linear_timeseries
-from support import noisy_sine
+from support import TINY, noisy_sine
 
 from crossscale_ext import CrossScaleNetModel
 
-SMALL = {"input_chunk_length": 32, "output_chunk_length": 8, "n_scales": 3, "base_patch_length": 8,
-         "moving_avg_kernel": 7, "d_model": 16}
-
 
 def small_model(trainer_kwargs, **kwargs) -> CrossScaleNetModel:
-    params = SMALL | {"n_epochs": 1, "batch_size": 32, "random_state": 0, "pl_trainer_kwargs": trainer_kwargs}
-    return CrossScaleNetModel(**(params | kwargs))
+    return CrossScaleNetModel(**(TINY | {"pl_trainer_kwargs": trainer_kwargs} | kwargs))
 
 
 def test_learns_a_noisy_sine(trainer_kwargs):
@@ -73,7 +69,7 @@ def test_probabilistic_quantile_regression_and_mc_dropout(trainer_kwargs):
 
     deterministic = small_model(trainer_kwargs, dropout=0.3).fit(series)
     samples = deterministic.predict(8, num_samples=20, mc_dropout=True)
-    assert samples.n_samples == 20 and samples.values(sample=0).std() >= 0
+    assert samples.n_samples == 20 and np.isfinite(samples.all_values()).all()
     assert samples.all_values().std(axis=2).mean() > 0  # dropout makes the samples differ
 
 

@@ -10,13 +10,12 @@ import pytest
 import torch
 from darts import TimeSeries
 from darts.utils.timeseries_generation import linear_timeseries
-from support import noisy_sine
+from support import TINY, noisy_sine
 
 from crossscale_ext import CrossScaleNet, CrossScaleNetModel, SaliencyResult, ShortHorizonWarning
 from crossscale_ext.saliency import attention_is_informative, attention_maps
 
-SMALL = {"input_chunk_length": 32, "output_chunk_length": 8, "n_scales": 3, "base_patch_length": 8,
-         "moving_avg_kernel": 7, "d_model": 16, "n_epochs": 1, "random_state": 0}
+SMALL = TINY  # 32 input steps, 8 forecast steps, 3 scales of 8-step patches (4 patches)
 
 
 @pytest.fixture(scope="module")
