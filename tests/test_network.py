@@ -181,3 +181,15 @@ def test_config_object_or_keywords_but_not_both():
         CrossScaleNet(input_length=48, output_length=12, n_channels=2, config=config, d_model=8)
     with pytest.raises(ValueError, match="covariate_path"):
         CrossScaleNet(input_length=48, output_length=12, n_channels=2, covariate_path="dense")
+
+
+def test_without_covariates_the_default_is_the_reference_network():
+    """ETT in the benchmark's multivariate mode has no covariate channel: default and reference are one network."""
+    x = torch.randn(3, 96, 7)
+    outputs = []
+    for path in ("none", "lagged", "linear"):
+        torch.manual_seed(0)
+        net = CrossScaleNet(input_length=96, output_length=96, n_channels=7, covariate_path=path).eval()
+        outputs.append(net(x).forecast)
+    torch.testing.assert_close(outputs[0], outputs[1], rtol=0, atol=0)
+    torch.testing.assert_close(outputs[0], outputs[2], rtol=0, atol=0)
