@@ -140,10 +140,10 @@ class CrossScaleNetModel(MixedCovariatesTorchModel):
             Lookback ``L``: number of past time steps fed to the model. Must be a multiple of
             ``2 ** (n_scales - 1)`` and at least ``2 * base_patch_length`` (the reference uses 96).
         output_chunk_length
-            Horizon ``H`` predicted at once. Also the length of the keys of the attention: saliency needs
-            ``output_chunk_length`` at least the number of patches ``input_chunk_length / base_patch_length``
-            (a :class:`~crossscale_ext.saliency.ShortHorizonWarning` says so otherwise). ``predict(n)`` with
-            ``n > output_chunk_length`` forecasts auto-regressively.
+            Horizon ``H`` predicted at once. Also the length of the keys of the attention: the attention maps
+            need ``output_chunk_length`` at least the number of patches ``input_chunk_length / base_patch_length``
+            (a :class:`~crossscale_ext.saliency.ShortHorizonWarning` says so otherwise; the gradient maps do not).
+            ``predict(n)`` with ``n > output_chunk_length`` forecasts auto-regressively.
         output_chunk_shift
             Steps between the end of the input and the start of the output chunk. Default: ``0``.
         {architecture_parameters}

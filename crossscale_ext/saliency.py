@@ -92,9 +92,10 @@ def short_horizon_message(output_length: int, n_patches: int) -> str:
             "neighbouring key patches interpolate the same forecast points and the maps blur toward uniform"
         )
     return (
-        f"CrossScaleNet's keys are its own forecast stretched over the input window: {detail}. Use "
-        f"output_chunk_length >= {max(n_patches, 2)} (and predict fewer steps if you need a short horizon) "
-        "for saliency that carries information."
+        f"CrossScaleNet's attention keys are its own forecast stretched over the input window: {detail}. The "
+        "attention maps (paper, per_step, per_component) carry no information here; the gradient maps are not "
+        f"affected. For informative attention maps use output_chunk_length >= {max(n_patches, 2)} (and predict "
+        "fewer steps if you need a short horizon)."
     )
 
 
