@@ -55,6 +55,14 @@ def test_past_future_and_static_covariates(trainer_kwargs):
     # the future covariates over the horizon change the forecast
     changed = model.predict(8, series=target, past_covariates=past, future_covariates=future * 5.0)
     assert not np.allclose(pred.values(), changed.values())
+    # the saliency maps cover the input window's channels: target, past covariate, historic future covariate
+    # (future covariates over the horizon and static covariates are inputs of the forecast, not of the maps)
+    result = model.saliency()
+    assert result.component_names == ["c0", "linear", "hour"]
+    assert result.gradient.shape == (1, 32, 3) and np.isfinite(result.gradient).all()
+    np.testing.assert_allclose(result.forecast[0], pred.values(), rtol=1e-4, atol=1e-5)
+    # the lagged covariate path reads the past covariate and the historic future covariate directly
+    assert net.covariate_projection.kernel.shape[1] == 2
 
 
 def test_probabilistic_quantile_regression_and_mc_dropout(trainer_kwargs):
