@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
+import torch
 from darts import TimeSeries
 from darts.models.forecasting.pl_forecasting_module import PLForecastingModule, io_processor
 from darts.models.forecasting.torch_forecasting_model import MixedCovariatesTorchModel
@@ -28,7 +29,11 @@ from crossscale_ext.network import CrossScaleNet
 from crossscale_ext.saliency import SaliencyResult
 
 # QUIET_TRAINER_KWARGS and CrossScaleNetExplainabilityResult are re-exported for code that imported them here.
-__all__ = ["CrossScaleNetModel", "CrossScaleNetExplainabilityResult", "QUIET_TRAINER_KWARGS"]
+__all__ = ["CrossScaleNetModel", "CrossScaleNetExplainabilityResult", "QUIET_TRAINER_KWARGS", "TrainingDivergedError"]
+
+
+class TrainingDivergedError(RuntimeError):
+    """Training produced a non-finite loss (NaN or infinity); the model's weights are not usable."""
 
 
 #: The default architecture: the constructor's defaults are read from it, so they are defined once.
@@ -88,6 +93,17 @@ class _CrossScaleNetModule(PLForecastingModule):
             config=architecture,
         )
         _use_monte_carlo_dropout(self.network)
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        """Stop at the first non-finite training loss with an error that names the fix."""
+        loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
+        if isinstance(loss, torch.Tensor) and not bool(torch.isfinite(loss).all()):
+            raise TrainingDivergedError(
+                f"CrossScaleNet's training diverged: the loss became {loss.detach().float().item()} at epoch "
+                f"{self.current_epoch}, batch {batch_idx}, so the weights are no longer usable. Lower the learning "
+                "rate (optimizer_kwargs={'lr': ...}; Darts' default is 1e-3), scale the series (e.g. darts' Scaler), "
+                "or clip gradients (pl_trainer_kwargs={'gradient_clip_val': 1.0})."
+            )
 
     @io_processor
     def forward(self, x_in: PLModuleInput) -> PLModuleOutput:

@@ -89,3 +89,12 @@ def test_bad_saliency_arguments(trainer_kwargs):
         model.saliency(stride=0)
     with pytest.raises(TypeError, match="darts TimeSeries"):
         model.saliency(series=noisy_sine(100).values())
+
+
+def test_diverging_training_stops_with_a_clear_error(trainer_kwargs):
+    from crossscale_ext.darts_model import TrainingDivergedError
+
+    model = CrossScaleNetModel(**(TINY | {"n_epochs": 3, "optimizer_kwargs": {"lr": 1e8}}),
+                               pl_trainer_kwargs=trainer_kwargs)
+    with pytest.raises(TrainingDivergedError, match=r"training diverged.*Lower the learning rate"):
+        model.fit(noisy_sine(length=200))
