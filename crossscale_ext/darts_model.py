@@ -471,10 +471,11 @@ CrossScaleNetModel.__init__.__doc__ = fill_parameter_docs(CrossScaleNetModel.__i
 
 def _register_safe_globals() -> None:
     """Allow ``CrossScaleNetModel.load(path)`` with Darts' safe default (no ``trusted=True``)."""
-    from crossscale_ext import config, network, saliency
+    from crossscale_ext import config, network, saliency, training
 
     classes: list = [CrossScaleNetModel, _CrossScaleNetModule, CrossScaleNetExplainabilityResult]
     classes += [getattr(config, name) for name in config.__all__ if isinstance(getattr(config, name), type)]
+    classes += [training.ReferenceLRSchedule]
     classes += [getattr(network, name) for name in network.__all__ if isinstance(getattr(network, name), type)]
     classes += [getattr(saliency, name) for name in saliency.__all__ if isinstance(getattr(saliency, name), type)]
     with warnings.catch_warnings():

@@ -1,0 +1,38 @@
+"""The reference training schedule (lradj=type1) as a Darts option."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+import torch
+from support import TINY, noisy_sine
+
+from crossscale_ext import CrossScaleNetModel
+from crossscale_ext.training import ReferenceLRSchedule, reference_schedule_kwargs
+
+
+def test_rate_per_epoch_matches_the_reference_scripts():
+    # reference: after epoch e (1-based) lr = lr0 * 0.5 ** (e - 1), so epochs 1-2 run at lr0, epoch 3 at lr0 / 2
+    optimizer = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=1e-4)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda=ReferenceLRSchedule())
+    rates = []
+    for _ in range(5):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    assert rates == pytest.approx([1e-4, 1e-4, 5e-5, 2.5e-5, 1.25e-5])
+    assert pickle.loads(pickle.dumps(ReferenceLRSchedule())) == ReferenceLRSchedule()
+
+
+def test_darts_model_trains_with_it_and_saves(tmp_path, trainer_kwargs):
+    kwargs = reference_schedule_kwargs(learning_rate=1e-3)
+    model = CrossScaleNetModel(**(TINY | {"n_epochs": 3}), pl_trainer_kwargs=trainer_kwargs, **kwargs)
+    model.fit(noisy_sine(length=160))
+    scheduler = model.trainer.lr_scheduler_configs[0].scheduler
+    assert scheduler.get_last_lr() == pytest.approx([2.5e-4])  # three epochs finished: 1e-3 * 0.5 ** 2
+    model.save(str(tmp_path / "model.pt"))
+    loaded = CrossScaleNetModel.load(str(tmp_path / "model.pt"))
+    assert loaded.model_params["lr_scheduler_kwargs"]["lr_lambda"] == ReferenceLRSchedule()
+    with pytest.raises(ValueError, match="learning_rate must be a positive number"):
+        reference_schedule_kwargs(0)
