@@ -338,6 +338,41 @@ class CrossScaleNetModel(MixedCovariatesTorchModel):
                 self._check_inputs(kwargs[key], None, None, 0, "validate")
         return super().fit(series, past_covariates, future_covariates, *args, **kwargs)
 
+    @staticmethod
+    def load(
+        path: str, pl_trainer_kwargs: dict | None = None, trusted: bool = False, **kwargs: Any
+    ) -> CrossScaleNetModel:
+        """Load a model saved with :meth:`save`; Darts' safe loading by default.
+
+        As in Darts, the file is unpickled with a restricted unpickler that accepts only Darts', torch's and this
+        package's classes (registered at import), so a file crafted to run code on load is refused; pass
+        ``trusted=True`` only for files you fully trust. Every refusal raises one ``ValueError`` that names the
+        file and the reason, instead of the unpickler's internal error.
+
+        Raises
+        ------
+        ValueError
+            When the file is missing, truncated or corrupt, refused by the safe loader, or not a CrossScaleNet save.
+        """
+        from darts.models.forecasting.torch_forecasting_model import TorchForecastingModel
+
+        try:
+            model = TorchForecastingModel.load(path, pl_trainer_kwargs=pl_trainer_kwargs, trusted=trusted, **kwargs)
+        except FileNotFoundError as error:
+            raise ValueError(f"Cannot load {path!r}: no such file ({error}).") from error
+        except Exception as error:  # noqa: BLE001 - the unpickler raises many types; one clear error for all
+            raise ValueError(
+                f"Cannot load {path!r} as a CrossScaleNetModel: {type(error).__name__}: {error}. The file is not a "
+                "complete save made by CrossScaleNetModel.save (truncated or corrupt), or it holds objects the safe "
+                "loader refuses (it may run code when unpickled). Pass trusted=True only for a file you fully trust."
+            ) from error
+        if not isinstance(model, CrossScaleNetModel):
+            raise ValueError(
+                f"{path!r} holds a {type(model).__name__}, not a CrossScaleNetModel: load it with "
+                f"{type(model).__name__}.load."
+            )
+        return model
+
     def _require_fitted(self, action: str) -> None:
         if self.model is None:
             raise ValueError(

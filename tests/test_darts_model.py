@@ -182,3 +182,29 @@ def test_prediction_after_a_spawning_strategy_runs_in_this_process(trainer_kwarg
     trainer = model._single_process_trainer(verbose=False)
     assert trainer.num_devices == 1 and "Spawn" not in type(trainer.strategy).__name__
     assert not small_model(trainer_kwargs)._spawns_processes()
+
+
+def test_load_refuses_broken_and_crafted_files_with_a_clear_error(tmp_path, trainer_kwargs):
+    import os
+    import pickle
+
+    model = small_model(trainer_kwargs).fit(noisy_sine(length=120))
+    model.save(str(tmp_path / "good.pt"))
+    marker = tmp_path / "code_ran"
+
+    class RunsCode:  # a pickle that runs a command when unpickled
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    (tmp_path / "crafted.pt").write_bytes(pickle.dumps(RunsCode()))
+    raw = (tmp_path / "good.pt").read_bytes()
+    (tmp_path / "truncated.pt").write_bytes(raw[: len(raw) // 2])
+    (tmp_path / "other.pt").write_bytes(pickle.dumps({"not": "a model"}))
+    for name in ("crafted", "truncated", "other"):
+        with pytest.raises(ValueError, match=rf"Cannot load .*{name}\.pt.*trusted=True only"):
+            CrossScaleNetModel.load(str(tmp_path / f"{name}.pt"))
+    assert not marker.exists()  # refused before any code ran
+    with pytest.raises(ValueError, match="no such file"):
+        CrossScaleNetModel.load(str(tmp_path / "missing.pt"))
+    loaded = CrossScaleNetModel.load(str(tmp_path / "good.pt"))
+    np.testing.assert_allclose(loaded.predict(8).values(), model.predict(8).values(), rtol=1e-5)
