@@ -31,7 +31,6 @@ _MODULES = r"(pytorch_lightning|lightning|lightning_fabric)(\..*)?"
 # (Darts asks for it), Lightning's advice on loader workers, its "across ranks is zero" note for tiny validation
 # sets, torch's LeafSpec deprecation raised inside Lightning, and the optional litlogger hint.
 _MESSAGES = (
-    ".*'pin_memory' argument is set as true but no accelerator is found.*",
     ".*pin_memory.*",
     ".*does not have many workers.*",
     ".*across ranks is zero.*",

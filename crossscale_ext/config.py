@@ -80,18 +80,21 @@ class ArchitectureConfig:
         default=True,
         metadata=_doc(
             "Reversible instance normalisation (RevIN) of every input channel, inverted on the forecast, as in "
-            "the reference."
+            "the reference. Leave Darts' ``use_reversible_instance_norm`` at ``False`` unless you also want the "
+            "target normalised before the network."
         ),
     )
     covariate_path: CovariatePath = field(
         default="lagged",
         metadata=_doc(
             "How covariate channels (inputs that are not forecast) reach the target. ``'none'``: only through "
-            "the encoders' channel mixing, the reference layout. ``'linear'``: also a linear map from the "
-            "normalised covariate window to the normalised target forecast (treating target and covariate "
-            "channels separately, an open question of the paper). ``'lagged'``: the same with one weight per "
-            "(covariate, lag) shared by every forecast step, a distributed-lag (transfer-function) layer with "
-            "``H`` times fewer weights. Without covariates all three are the same network."
+            "the encoders' channel mixing, the reference layout. ``'lagged'`` (default): also a distributed-lag "
+            "(transfer-function) layer, one weight per (covariate, lag) shared by every forecast step, applied to "
+            "the covariates as given and added to the forecast after the target's instance normalisation is "
+            "inverted, whose re-added window mean is then weighted by a learnable gate starting at 0 (treating "
+            "target and covariate channels separately, an open question of the paper). ``'linear'``: the same "
+            "with a dense map (one weight per input step and forecast step, ``H`` times more). Without covariates "
+            "all three are the same network."
         ),
     )
 

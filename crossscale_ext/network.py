@@ -16,10 +16,11 @@ Extensions beyond the reference (all off, or neutral, by default):
   linear offset (static) are added to the normalised forecast, as in Darts' NLinear / DLinear.
 - ``nr_params`` > 1: the final projection emits ``nr_params`` values per step and channel, for
   likelihoods (quantiles, distribution parameters). With ``nr_params=1`` it is the reference layer.
-- ``covariate_path="linear"`` (see :class:`~crossscale_ext.config.ArchitectureConfig`): a linear map from
-  the normalised covariate channels of the window to the normalised target forecast, so a covariate's
-  value can reach the target linearly; it exists only when there are covariate channels
-  (``n_targets < n_channels``).
+- ``covariate_path="lagged"`` (the default) or ``"linear"`` (see
+  :class:`~crossscale_ext.config.ArchitectureConfig`): a linear layer from the covariate channels of the
+  window, as given, to the forecast, added after the target's instance normalisation is inverted, so a
+  covariate's lagged value reaches the target linearly; it exists only when there are covariate channels
+  (``n_targets < n_channels``). ``"none"`` is the reference layout.
 
 This module imports torch only (no Darts, no sktime): ``import crossscale_ext.network`` stays light.
 """
@@ -404,7 +405,9 @@ class CrossScaleNet(nn.Module):
         n_covariates = n_channels - n_targets
         self.covariate_projection: nn.Module | None = None
         if n_covariates and config.covariate_path == "linear":
-            self.covariate_projection = nn.Linear(input_length * n_covariates, output_length * n_targets * nr_params)
+            self.covariate_projection = nn.Sequential(
+                nn.Flatten(1), nn.Linear(input_length * n_covariates, output_length * n_targets * nr_params)
+            )
         elif n_covariates and config.covariate_path == "lagged":
             self.covariate_projection = DistributedLag(input_length, output_length, n_covariates, n_targets * nr_params)
         # With a covariate path and instance norm, the window mean that the norm adds back to the forecast is
@@ -515,9 +518,7 @@ class CrossScaleNet(nn.Module):
             # on the covariates as given and after the target's normalisation is inverted: a covariate's lagged
             # value then reaches the target linearly, which a map between normalised windows cannot do (the
             # target's window statistics would divide it)
-            covariates = x[:, :, self.n_targets :]
-            flat = isinstance(self.covariate_projection, nn.Linear)
-            out = out + self.covariate_projection(covariates.flatten(1) if flat else covariates).reshape(
+            out = out + self.covariate_projection(x[:, :, self.n_targets :]).reshape(
                 batch, self.output_length, self.n_targets, self.nr_params
             )
         return CrossScaleNetOutput(out, patch_attention, local_attention, weights)
