@@ -72,3 +72,56 @@ def test_peak_memory_sees_an_allocation():
         block.sum()
     del block
     assert memory.megabytes > 32
+
+
+def _row(dataset: str, horizon: int, model: str, mse: float) -> BenchmarkRow:
+    return BenchmarkRow(dataset, horizon, model, mse, mse, 10, 5, 3, 2, 1.0, 1.0, 2.0, 0.0, 0.005, mse + 0.1, mse)
+
+
+def test_cell_summary_counts_where_crossscalenet_wins():
+    from crossscale_ext.benchmarks.forecast import cell_summary, summary_markdown
+
+    rows = [_row("ETTh1", 96, "CrossScaleNet", 0.37), _row("ETTh1", 96, "DLinear", 0.38),
+            _row("ETTh1", 96, "NLinear", 0.39), _row("ETTh1", 96, "TiDE", 0.36),      # TiDE best, CSN beats linear
+            _row("ETTh1", 192, "CrossScaleNet", 0.45), _row("ETTh1", 192, "DLinear", 0.44),
+            _row("ETTh1", 192, "NLinear", 0.46),                                       # DLinear best
+            _row("ETTh2", 96, "CrossScaleNet", 0.28), _row("ETTh2", 96, "TSMixer", 0.30),  # CSN best, no linear
+            _row("ETTh2", 192, "CrossScaleNet", 0.30)]                                 # alone: not a cell
+    assert cell_summary(rows) == {"cells": 3, "best": 1, "linear_cells": 2, "beats_linear": 1}
+    text = "\n".join(summary_markdown(rows))
+    assert "1 of 3 cells" in text and "below both DLinear and NLinear: 1 of 2 cells" in text
+    assert summary_markdown([_row("ETTh1", 96, "CrossScaleNet", 0.3)]) == []
+
+
+def test_results_round_trip_and_merge(tmp_path):
+    from crossscale_ext.benchmarks.forecast import read_results, write_results
+
+    first = [_row("ETTh1", 96, "CrossScaleNet", 0.4), _row("ETTh1", 96, "DLinear", 0.38)]
+    second = [_row("ETTh2", 96, "CrossScaleNet", 0.29)]
+    write_results(first, tmp_path / "a", "cmd a", quick=False)
+    write_results(second, tmp_path / "b", "cmd b", quick=False)
+    assert read_results([tmp_path / "a" / "results.csv"]) == first
+    status = cli.main(["bench", "forecast", "--merge", str(tmp_path / "a" / "results.csv"),
+                       str(tmp_path / "b" / "results.csv"), "--out", str(tmp_path / "merged")])
+    assert status == 0
+    assert read_results([tmp_path / "merged" / "results.csv"]) == first + second
+    report = (tmp_path / "merged" / "results.md").read_text()
+    assert "## ETTh2, H = 96" in report and "--merge" in report
+    (tmp_path / "bad.csv").write_text("dataset,colour\nETTh1,red\n")
+    with pytest.raises(ValueError, match="unknown column 'colour'"):
+        read_results([tmp_path / "bad.csv"])
+
+
+def test_reference_schedule_is_the_benchmark_default():
+    import torch
+
+    from crossscale_ext.benchmarks.forecast import build_model
+    from crossscale_ext.training import ReferenceLRSchedule
+
+    model, *_ = build_model("NLinear", "ETTh1", 24, epochs=1, patience=1)
+    assert model.model_params["lr_scheduler_cls"] is torch.optim.lr_scheduler.LambdaLR
+    assert isinstance(model.model_params["lr_scheduler_kwargs"]["lr_lambda"], ReferenceLRSchedule)
+    model, *_ = build_model("NLinear", "ETTh1", 24, epochs=1, patience=1, schedule="exponential", lr_gamma=0.8)
+    assert model.model_params["lr_scheduler_kwargs"] == {"gamma": 0.8}
+    with pytest.raises(ValueError, match="Unknown schedule"):
+        build_model("NLinear", "ETTh1", 24, epochs=1, patience=1, schedule="cosine")

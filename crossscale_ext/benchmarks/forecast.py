@@ -34,6 +34,7 @@ MODELS: tuple[str, ...] = ("CrossScaleNet", "DLinear", "NLinear", "TSMixer", "Ti
 DEFAULT_HORIZONS: tuple[int, ...] = (96, 192, 336, 720)
 INPUT_LENGTH = 96
 BATCH_SIZE = 32
+SCHEDULES: tuple[str, ...] = ("reference", "exponential")
 
 #: Learning rates of the peers' published scripts for the data sets they tuned; others fall back to "default".
 #: DLinear / NLinear: the LTSF-Linear scripts (ETTh1 0.005, ETTh2 0.05, ETTm1 1e-4, ETTm2 1e-3, Weather 1e-4,
@@ -68,6 +69,8 @@ class BenchmarkRow:
     latency_ms_batch32: float
     peak_memory_mb: float
     learning_rate: float
+    val_mse: float = float("nan")
+    val_mae: float = float("nan")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -83,17 +86,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, default=20, help="maximum epochs for every model (default: 20)")
     parser.add_argument("--patience", type=int, default=3,
                         help="early-stopping patience on the validation loss (default: 3)")
+    parser.add_argument("--schedule", choices=SCHEDULES, default="reference",
+                        help="learning-rate schedule of every model: 'reference' = the authors' (and LTSF-Linear's) "
+                             "lradj=type1, the rate halved after every epoch from epoch 2 on; 'exponential' = "
+                             "ExponentialLR(--lr-gamma), stepped after every epoch (default: reference)")
     parser.add_argument("--lr-gamma", type=float, default=0.5,
-                        help="learning-rate factor applied after every epoch, for every model (default: 0.5)")
+                        help="with --schedule exponential: the factor applied after every epoch (default: 0.5)")
+    parser.add_argument("--batch-size", type=int, default=BATCH_SIZE,
+                        help=f"training batch size of every model (default: {BATCH_SIZE})")
     parser.add_argument("--crossscale-lr", type=float, default=1e-4, help="CrossScaleNet learning rate (default: 1e-4)")
     parser.add_argument("--crossscale-d-model", type=int, default=32, help="CrossScaleNet width (default: 32)")
     parser.add_argument("--crossscale-option", action="append", default=[], metavar="NAME=VALUE",
                         help="extra CrossScaleNetModel argument (Python literal value), e.g. channel_mixing=False or "
                              "instance_norm=False; repeat for several")
     parser.add_argument("--seed", type=int, default=0, help="random seed of every model (default: 0)")
+    parser.add_argument("--no-test", action="store_true",
+                        help="score the validation split only (val_mse / val_mae) and leave the test split untouched: "
+                             "for choosing settings; test MSE / MAE are then NaN")
     parser.add_argument("--quick", action="store_true",
                         help="smoke run for CI: 1 epoch on 1024 training rows, 128 validation and 256 test windows, "
                              "horizon 96 unless --horizons is given; numbers are not benchmark results")
+    parser.add_argument("--merge", nargs="+", type=Path, default=None, metavar="CSV",
+                        help="train nothing: merge the results.csv files of earlier runs (e.g. one per data set, run "
+                             "in parallel) into one report in --out")
     parser.add_argument("--out", type=Path, default=Path("forecast_benchmark"),
                         help="folder for results.csv and results.md (default: ./forecast_benchmark)")
     parser.add_argument("--data-dir", type=Path, default=None,
@@ -124,7 +139,7 @@ def parse_model_options(options: Sequence[str]) -> dict[str, Any]:
 
 
 def _validate(args: argparse.Namespace) -> None:
-    for name in ("epochs", "patience", "crossscale_d_model"):
+    for name in ("epochs", "patience", "crossscale_d_model", "batch_size"):
         value = getattr(args, name)
         if value is not None and value < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be at least 1; got {value}.")
@@ -156,6 +171,8 @@ def build_model(
     crossscale_d_model: int = 32,
     trainer_kwargs: dict[str, Any] | None = None,
     crossscale_options: dict[str, Any] | None = None,
+    schedule: str = "reference",
+    batch_size: int = BATCH_SIZE,
 ) -> tuple[Any, Any, Any, float]:
     """Build one benchmark model with the shared trainer settings.
 
@@ -172,13 +189,18 @@ def build_model(
     seed
         ``random_state`` of the model.
     lr_gamma
-        Factor of the ``ExponentialLR`` schedule, stepped after every epoch.
+        With ``schedule="exponential"``: the factor of the ``ExponentialLR`` schedule, stepped after every epoch.
     crossscale_lr, crossscale_d_model
         CrossScaleNet's learning rate and width.
     trainer_kwargs
         Extra ``pl_trainer_kwargs`` (e.g. ``{"accelerator": "gpu", "devices": [0]}``); callbacks are added.
     crossscale_options
         Extra ``CrossScaleNetModel`` arguments (e.g. ``{"channel_mixing": False}``), overriding the reference ones.
+    schedule
+        ``"reference"``: the authors' ``lradj=type1`` (:mod:`crossscale_ext.training`), which the LTSF-Linear scripts
+        of DLinear / NLinear use too; ``"exponential"``: ``ExponentialLR(lr_gamma)``.
+    batch_size
+        Training batch size.
 
     Returns
     -------
@@ -191,9 +213,12 @@ def build_model(
     from crossscale_ext._lightning import QUIET_TRAINER_KWARGS
     from crossscale_ext.benchmarks.harness import make_callbacks
     from crossscale_ext.darts_model import CrossScaleNetModel
+    from crossscale_ext.training import reference_schedule_kwargs
 
     if model not in MODELS:
         raise ValueError(f"Unknown model {model!r}; choose among {', '.join(MODELS)}.")
+    if schedule not in SCHEDULES:
+        raise ValueError(f"Unknown schedule {schedule!r}; choose among {', '.join(SCHEDULES)}.")
     callbacks, timer, best = make_callbacks(patience)
     pl_kwargs = {**QUIET_TRAINER_KWARGS, "accelerator": "cpu", **(trainer_kwargs or {})}
     pl_kwargs["callbacks"] = list(pl_kwargs.get("callbacks", [])) + callbacks
@@ -201,15 +226,17 @@ def build_model(
     common: dict[str, Any] = {
         "input_chunk_length": INPUT_LENGTH,
         "output_chunk_length": horizon,
-        "batch_size": BATCH_SIZE,
+        "batch_size": batch_size,
         "n_epochs": epochs,
         "optimizer_cls": torch.optim.Adam,
-        "optimizer_kwargs": {"lr": learning_rate},
-        "lr_scheduler_cls": torch.optim.lr_scheduler.ExponentialLR,
-        "lr_scheduler_kwargs": {"gamma": lr_gamma},
         "random_state": seed,
         "pl_trainer_kwargs": pl_kwargs,
     }
+    if schedule == "reference":
+        common.update(reference_schedule_kwargs(learning_rate))
+    else:
+        common.update(optimizer_kwargs={"lr": learning_rate}, lr_scheduler_cls=torch.optim.lr_scheduler.ExponentialLR,
+                      lr_scheduler_kwargs={"gamma": lr_gamma})
     if model == "CrossScaleNet":
         architecture = {"d_model": crossscale_d_model, "dropout": 0.1, "n_scales": 4, "base_patch_length": 16,
                         "moving_avg_kernel": 25, **(crossscale_options or {})}
@@ -245,12 +272,14 @@ def run_one(
         model_name, data.name, horizon, epochs=args.epochs, patience=args.patience, seed=args.seed,
         lr_gamma=args.lr_gamma, crossscale_lr=args.crossscale_lr, crossscale_d_model=args.crossscale_d_model,
         trainer_kwargs=trainer_kwargs, crossscale_options=parse_model_options(args.crossscale_option),
+        schedule=args.schedule, batch_size=args.batch_size,
     )
     with PeakMemory() as memory:
         model.fit(train, val_series=val, verbose=False)
         if best.state is not None:
             model.model.load_state_dict(best.state)
-        scores = evaluate_windows(model, test, horizon)
+        val_scores = evaluate_windows(model, val, horizon)
+        scores = None if args.no_test else evaluate_windows(model, test, horizon)
     parameters = sum(p.numel() for p in model.model.parameters())
     repeats = 2 if args.quick else 5
     last_window = test[-INPUT_LENGTH:]
@@ -259,9 +288,9 @@ def run_one(
         dataset=data.name,
         horizon=horizon,
         model=model_name,
-        mse=scores.mse,
-        mae=scores.mae,
-        n_test_windows=scores.n_windows,
+        mse=float("nan") if scores is None else scores.mse,
+        mae=float("nan") if scores is None else scores.mae,
+        n_test_windows=0 if scores is None else scores.n_windows,
         parameters=int(parameters),
         epochs_run=len(timer.seconds),
         best_epoch=best.best_epoch,
@@ -270,11 +299,14 @@ def run_one(
         latency_ms_batch32=latency_ms(model, windows32, horizon, repeats),
         peak_memory_mb=memory.megabytes,
         learning_rate=learning_rate,
+        val_mse=val_scores.mse,
+        val_mae=val_scores.mae,
     )
 
 
 # --------------------------------------------------------------------------- output
-_HEADER = ("model", "MSE", "MAE", "params", "s/epoch", "epochs (best)", "pred ms b1", "pred ms b32", "peak MB", "lr")
+_HEADER = ("model", "MSE", "MAE", "val MSE", "params", "s/epoch", "epochs (best)", "pred ms b1", "pred ms b32",
+           "peak MB", "lr")
 
 
 def format_markdown(rows: Sequence[BenchmarkRow], command: str, quick: bool) -> str:
@@ -292,7 +324,8 @@ def format_markdown(rows: Sequence[BenchmarkRow], command: str, quick: bool) -> 
                       "| " + " | ".join(_HEADER) + " |", "|" + "---|" * len(_HEADER)]
             for r in group:
                 lines.append(
-                    f"| {r.model} | {r.mse:.4f} | {r.mae:.4f} | {r.parameters:,} | {r.train_seconds_per_epoch:.1f} | "
+                    f"| {r.model} | {r.mse:.4f} | {r.mae:.4f} | {r.val_mse:.4f} | {r.parameters:,} | "
+                    f"{r.train_seconds_per_epoch:.1f} | "
                     f"{r.epochs_run} ({r.best_epoch}) | {r.latency_ms_batch1:.1f} | {r.latency_ms_batch32:.1f} | "
                     f"{r.peak_memory_mb:.0f} | {r.learning_rate:g} |"
                 )
@@ -306,7 +339,62 @@ def format_markdown(rows: Sequence[BenchmarkRow], command: str, quick: bool) -> 
                     lines.append(f"| {model} | {statistics.mean(r.mse for r in group):.4f} | "
                                  f"{statistics.mean(r.mae for r in group):.4f} |")
             lines.append("")
+    lines += summary_markdown(rows)
     return "\n".join(lines)
+
+
+def cell_summary(rows: Sequence[BenchmarkRow], model: str = "CrossScaleNet") -> dict[str, Any]:
+    """Where ``model`` stands over the (data set, horizon) cells of ``rows``, by test MSE.
+
+    Returns
+    -------
+    dict
+        ``cells`` (cells where ``model`` ran with at least one other model), ``best`` (cells where it has the
+        lowest MSE of all models in the cell), ``linear_cells`` (cells that also hold DLinear and NLinear) and
+        ``beats_linear`` (those where its MSE is below both).
+    """
+    cells = best = linear_cells = beats_linear = 0
+    for key in dict.fromkeys((r.dataset, r.horizon) for r in rows):
+        group = {r.model: r.mse for r in rows if (r.dataset, r.horizon) == key and r.mse == r.mse}
+        if model not in group or len(group) < 2:
+            continue
+        cells += 1
+        best += group[model] <= min(group.values())
+        if "DLinear" in group and "NLinear" in group:
+            linear_cells += 1
+            beats_linear += group[model] < min(group["DLinear"], group["NLinear"])
+    return {"cells": cells, "best": best, "linear_cells": linear_cells, "beats_linear": beats_linear}
+
+
+def summary_markdown(rows: Sequence[BenchmarkRow], model: str = "CrossScaleNet") -> list[str]:
+    """The counts of :func:`cell_summary` as a short markdown section (empty when there is nothing to compare)."""
+    summary = cell_summary(rows, model)
+    if not summary["cells"]:
+        return []
+    lines = [f"## Where {model} stands (test MSE)", "",
+             f"- lowest MSE of all models in the cell: {summary['best']} of {summary['cells']} cells"]
+    if summary["linear_cells"]:
+        lines.append(f"- below both DLinear and NLinear: {summary['beats_linear']} of {summary['linear_cells']} cells")
+    return lines + [""]
+
+
+def read_results(paths: Sequence[Path]) -> list[BenchmarkRow]:
+    """Rows of ``results.csv`` files written by earlier runs, in file order (for merging parallel runs)."""
+    from dataclasses import fields
+
+    kinds = {f.name: f.type for f in fields(BenchmarkRow)}
+    rows: list[BenchmarkRow] = []
+    for path in paths:
+        with open(path, newline="") as handle:
+            for record in csv.DictReader(handle):
+                values = {}
+                for name, value in record.items():
+                    if name not in kinds:
+                        raise ValueError(f"{path}: unknown column {name!r}; is it a crossscale bench forecast file?")
+                    values[name] = value if kinds[name] == "str" else (
+                        int(value) if kinds[name] == "int" else float(value))
+                rows.append(BenchmarkRow(**values))
+    return rows
 
 
 def write_results(rows: Sequence[BenchmarkRow], out: Path, command: str, quick: bool) -> tuple[Path, Path]:
@@ -333,6 +421,14 @@ def _quick_subsets(data: Any, horizon: int) -> tuple[Any, Any, Any]:
 def run(args: argparse.Namespace) -> int:
     """Run ``crossscale bench forecast``; returns the exit status (0 on success)."""
     _validate(args)
+    if args.merge:
+        rows = read_results(args.merge)
+        if not rows:
+            raise ValueError(f"--merge: no rows in {', '.join(map(str, args.merge))}.")
+        command = "crossscale bench forecast --merge " + " ".join(map(str, args.merge))
+        csv_path, md_path = write_results(rows, args.out, command, quick=False)
+        print(f"Merged {len(rows)} rows into {csv_path} and {md_path}")
+        return 0
     from tqdm.auto import tqdm
 
     from crossscale_ext._lightning import silence_lightning
@@ -369,12 +465,15 @@ def _command_line(args: argparse.Namespace) -> str:
     """The ``crossscale bench forecast`` command that reproduces ``args``."""
     parts = ["crossscale bench forecast", "--dataset", *args.dataset, "--horizons", *map(str, args.horizons),
              "--models", *args.models, "--epochs", str(args.epochs), "--patience", str(args.patience),
-             "--lr-gamma", f"{args.lr_gamma:g}", "--crossscale-lr", f"{args.crossscale_lr:g}",
+             "--schedule", args.schedule, "--lr-gamma", f"{args.lr_gamma:g}", "--batch-size", str(args.batch_size),
+             "--crossscale-lr", f"{args.crossscale_lr:g}",
              "--crossscale-d-model", str(args.crossscale_d_model), "--seed", str(args.seed)]
     for option in args.crossscale_option:
         parts += ["--crossscale-option", option]
     if getattr(args, "threads", None) is not None:  # the global option (crossscale --threads N), set by the CLI
         parts += ["--threads", str(args.threads)]
+    if args.no_test:
+        parts.append("--no-test")
     if args.quick:
         parts.append("--quick")
     if args.data_dir is not None:
