@@ -93,7 +93,8 @@ def test_quick_run_returns_finite_figures_on_every_test_window(model_name, train
     assert row["n_test_windows"] == QUICK_TEST_WINDOWS
     assert row["epochs_run"] == 1 and row["best_epoch"] == 1
     assert row["parameters"] > 0
-    for name in ("mse", "mae", "train_seconds_per_epoch", "latency_ms_batch1", "latency_ms_batch32"):
+    for name in ("mse", "mae", "val_mse", "val_mae", "train_seconds_per_epoch", "latency_ms_batch1",
+                 "latency_ms_batch32"):
         assert np.isfinite(row[name]) and row[name] > 0, name
     assert row["mse"] < 2.0  # a noisy sine of unit amplitude: far below the error of predicting garbage
 
@@ -129,3 +130,10 @@ def test_bad_input_names_the_problem(monkeypatch):
     monkeypatch.setitem(sys.modules, "neuralforecast.models", None)
     with pytest.raises(ImportError, match=r"crossscale_ext\[bench\]"):
         build_nf_model("PatchTST", "toy", 24, n_series=3, n_train_windows=100, epochs=1, patience=1)
+
+
+def test_no_test_mode_scores_validation_only(trainer_kwargs):
+    row = run_neuralforecast_peer("iTransformer", _toy_data(), horizon=24, epochs=1, patience=1, quick=True,
+                                  trainer_kwargs=trainer_kwargs, latency_repeats=1, score_test=False)
+    assert np.isnan(row["mse"]) and np.isnan(row["mae"]) and row["n_test_windows"] == 0
+    assert np.isfinite(row["val_mse"]) and np.isfinite(row["val_mae"])

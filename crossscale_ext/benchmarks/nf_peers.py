@@ -462,6 +462,7 @@ def run_neuralforecast_peer(
     lr_gamma: float | None = None,
     trainer_kwargs: dict[str, Any] | None = None,
     latency_repeats: int | None = None,
+    score_test: bool = True,
 ) -> dict[str, Any]:
     """Train, evaluate and time one neuralforecast peer on one data set and horizon.
 
@@ -487,6 +488,9 @@ def run_neuralforecast_peer(
         Extra Lightning ``Trainer`` arguments.
     latency_repeats
         Timed repeats of the latency measurements (default 2 when ``quick``, else 5).
+    score_test
+        ``False`` (``crossscale bench forecast --no-test``, for choosing settings): the test split is not scored
+        (``mse`` / ``mae`` NaN, ``n_test_windows`` 0); the validation scores are always computed.
 
     Returns
     -------
@@ -494,7 +498,8 @@ def run_neuralforecast_peer(
         The fields of :class:`crossscale_ext.benchmarks.forecast.BenchmarkRow`: ``dataset``, ``horizon``,
         ``model``, ``mse``, ``mae``, ``n_test_windows``, ``parameters``, ``epochs_run``, ``best_epoch``,
         ``train_seconds_per_epoch``, ``latency_ms_batch1``, ``latency_ms_batch32``, ``peak_memory_mb``,
-        ``learning_rate``.
+        ``learning_rate``, ``val_mse``, ``val_mae`` (the validation scores are over every validation window, with
+        the restored best weights).
 
     Raises
     ------
@@ -534,16 +539,16 @@ def run_neuralforecast_peer(
         model.fit(dataset, val_size=n_val)
         if best.state is not None:
             model.load_state_dict(best.state)
-        predicted = predict_windows(model, inputs)
-    error = predicted - targets.astype(np.float64)
+        val_mse, val_mae = _scores(model, *make_windows(val, INPUT_LENGTH, horizon))
+        test_mse, test_mae = _scores(model, inputs, targets) if score_test else (float("nan"), float("nan"))
     repeats = latency_repeats if latency_repeats is not None else (2 if quick else 5)
     return {
         "dataset": data.name,
         "horizon": horizon,
         "model": model_name,
-        "mse": float(np.square(error).mean()),
-        "mae": float(np.abs(error).mean()),
-        "n_test_windows": int(len(inputs)),
+        "mse": test_mse,
+        "mae": test_mae,
+        "n_test_windows": int(len(inputs)) if score_test else 0,
         "parameters": int(sum(p.numel() for p in model.parameters())),
         "epochs_run": int(best.epochs),
         "best_epoch": int(best.best_epoch),
@@ -552,7 +557,15 @@ def run_neuralforecast_peer(
         "latency_ms_batch32": _latency_ms(model, inputs[:32], repeats),
         "peak_memory_mb": memory.megabytes,
         "learning_rate": setting.learning_rate,
+        "val_mse": val_mse,
+        "val_mae": val_mae,
     }
+
+
+def _scores(model: Any, inputs: np.ndarray, targets: np.ndarray) -> tuple[float, float]:
+    """MSE and MAE over every window, step and channel (float64 sums)."""
+    error = predict_windows(model, inputs) - targets.astype(np.float64)
+    return float(np.square(error).mean()), float(np.abs(error).mean())
 
 
 def _latency_ms(model: Any, inputs: np.ndarray, repeats: int) -> float:
