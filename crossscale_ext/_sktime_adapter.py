@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import copy
 import warnings
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -55,6 +55,7 @@ __all__ = [
     "merge_frames",
     "quantile_levels",
     "relative_steps",
+    "saliency_maps",
     "saliency_needs_gradients",
     "saliency_summary",
     "saliency_values",
@@ -728,11 +729,13 @@ class DartsAdapter:
         gradients: bool,
         stride: int = 1,
         quiet: Callable[[], AbstractContextManager] = nullcontext,
+        maps: Sequence[str] | None = None,
     ) -> list[tuple[Instance, int, SaliencyResult]]:
         """Run the Darts model's saliency over ``instances``; return ``(instance, start row, result)`` triples.
 
         The maps read only the input window (y and X's past); X over the forecast steps is zero padding. Only
-        the Darts call runs inside ``quiet()``.
+        the Darts call runs inside ``quiet()``. ``maps``: the maps to compute (None: all, the gradient maps when
+        ``gradients``); the input windows are not kept.
         """
         starts = [len(i.y) - self.input_chunk_length if windows == "last" else 0 for i in instances]
         series, covariates = self.darts_inputs(instances, starts, None, 0, self.output_chunk_length, "saliency")
@@ -742,9 +745,39 @@ class DartsAdapter:
                 future_covariates=covariates,
                 windows=windows,
                 gradients=gradients,
+                maps=maps,
+                inputs=False,
                 **({"stride": stride, "overlap_end": True} if windows == "all" else {}),
             )
         return list(zip(instances, starts, results))
+
+    def iter_saliency_results(
+        self,
+        model: CrossScaleNetModel,
+        instances: list[Instance],
+        gradients: bool,
+        maps: Sequence[str] | None,
+        windows_per_chunk: int,
+        quiet: Callable[[], AbstractContextManager] = nullcontext,
+    ) -> Iterator[tuple[Instance, int, SaliencyResult]]:
+        """:meth:`saliency_results` with ``windows="all"`` in chunks: ``(instance, 0, result)`` per chunk.
+
+        The Darts model's :meth:`~crossscale_ext.darts_model.CrossScaleNetModel.iter_saliency` does the work; each
+        chunk is computed inside ``quiet()`` when the iteration reaches it.
+        """
+        series, covariates = self.darts_inputs(instances, [0] * len(instances), None, 0, self.output_chunk_length,
+                                               "saliency")
+        with quiet():
+            chunks = model.iter_saliency(
+                series, future_covariates=covariates, windows="all", gradients=gradients, maps=maps, inputs=False,
+                overlap_end=True, windows_per_chunk=windows_per_chunk,
+            )
+        while True:
+            with quiet():
+                result = next(chunks, None)
+            if result is None:
+                return
+            yield instances[result.metadata["series_index"]], 0, result
 
     def saliency_frame(
         self, results: list[tuple[Instance, int, SaliencyResult]], kind: str, windows: str
@@ -865,6 +898,21 @@ def saliency_needs_gradients(windows: str, kind: str, gradients: bool) -> bool:
             f"choose an attention kind ({', '.join(repr(k) for k in ATTENTION_KINDS)})."
         )
     return bool(gradients) and kind not in ATTENTION_KINDS
+
+
+def saliency_maps(kind: str, gradients: bool) -> tuple[str, ...]:
+    """The maps the Darts pass must compute for ``kind`` (checked by :func:`saliency_needs_gradients`).
+
+    One kind needs one map; ``"all"`` needs the attention maps and, with ``gradients``, the gradient maps. The
+    raw attention weights are never needed.
+    """
+    if kind != "all":
+        return (kind,)
+    return ("paper", "per_step", "per_component") + (("gradient", "input_x_gradient") if gradients else ())
+
+
+#: The maps :func:`saliency_summary` reads.
+SUMMARY_MAPS = ("paper", "per_step", "per_component", "gradient")
 
 
 def saliency_values(result: SaliencyResult, kind: str, labels: list) -> tuple[np.ndarray, list]:

@@ -35,6 +35,10 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
         "crossscale_ext.benchmarks.lagcopy",
         "does the saliency point at the lag a series copies? (maps and occlusion)",
     ),
+    ("bench", "memory"): (
+        "crossscale_ext.benchmarks.memory",
+        "peak memory and wall time of saliency(windows='all') on a long series, per saliency option",
+    ),
     ("bench", "defaults"): (
         "crossscale_ext.benchmarks.defaults",
         "choose the covariate path and learning rate on validation data (SYN1-SYN8 train parts only)",

@@ -8,7 +8,7 @@ The model wraps the plain :class:`~crossscale_ext.network.CrossScaleNet`; explai
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -24,7 +24,7 @@ from torch import nn
 
 from crossscale_ext._lightning import QUIET_TRAINER_KWARGS
 from crossscale_ext.config import ArchitectureConfig, fill_parameter_docs
-from crossscale_ext.explainability import CrossScaleNetExplainabilityResult, compute_saliency, explain
+from crossscale_ext.explainability import CrossScaleNetExplainabilityResult, compute_saliency, explain, iter_saliency
 from crossscale_ext.network import CrossScaleNet
 from crossscale_ext.saliency import SaliencyResult
 
@@ -436,6 +436,9 @@ class CrossScaleNetModel(MixedCovariatesTorchModel):
         overlap_end: bool = False,
         batch_size: int | None = None,
         gradients: bool = True,
+        maps: str | Sequence[str] | None = None,
+        dtype: str = "float32",
+        inputs: bool = True,
     ) -> SaliencyResult | list[SaliencyResult]:
         """Saliency of the forecasts: attention and gradient maps, from the model's own pass over the inputs.
 
@@ -467,6 +470,18 @@ class CrossScaleNetModel(MixedCovariatesTorchModel):
         gradients
             Also compute the gradient maps (default True: one backward pass per batch, about twice the cost
             of the attention maps alone). ``False`` gives the attention maps only, as in the paper.
+        maps
+            Which maps to compute and keep (default None: all of them, the gradient maps unless
+            ``gradients=False``): a name or a sequence of names from ``paper``, ``per_step``,
+            ``per_component``, ``raw_attention`` (the per-scale attention weights, for
+            :meth:`~crossscale_ext.saliency.SaliencyResult.per_scale`), ``gradient`` and ``input_x_gradient``.
+            The maps left out are None in the result. Only attention maps (e.g. ``maps=("paper",)``, the
+            paper's map) need no backward pass.
+        dtype
+            Storage precision of the maps, forecasts and inputs: ``"float32"`` (default; the network's own
+            precision unless it was trained on float64 series) or ``"float64"``.
+        inputs
+            Keep the input windows in the result (``inputs``, ``(W, L, C)``; default True).
 
         Returns
         -------
@@ -476,13 +491,85 @@ class CrossScaleNetModel(MixedCovariatesTorchModel):
         Raises
         ------
         ValueError
-            Before fitting, for unknown ``windows``, a bad ``stride`` / ``batch_size`` / ``gradients``, series
-            too short for one window, or missing values.
+            Before fitting, for unknown ``windows``, a bad ``stride`` / ``batch_size`` / ``gradients`` /
+            ``maps`` / ``dtype`` / ``inputs``, series too short for one window, or missing values.
+
+        Notes
+        -----
+        Memory: the result holds, per window, 4 bytes (float32) per input step for ``paper`` and ``per_step``
+        and per input step and component for ``per_component``, ``gradient``, ``input_x_gradient`` and
+        ``inputs``, plus the forecast, the time stamps and the raw attention: about 17 KB per window for
+        ``L = 96`` and 8 components, so ``windows="all"`` over 200,000 steps holds about 3.4 GB. To bound it,
+        choose ``maps`` (``maps="gradient", inputs=False``: about 5 KB per window), raise ``stride``, or walk
+        the windows in chunks with :meth:`iter_saliency`. The pass itself holds one batch of tensors at a time.
         """
         return compute_saliency(
             self, series, past_covariates, future_covariates, windows=windows, start=start,
             start_format=start_format, stride=stride, overlap_end=overlap_end, batch_size=batch_size,
-            gradients=gradients,
+            gradients=gradients, maps=maps, dtype=dtype, inputs=inputs,
+        )
+
+    def iter_saliency(
+        self,
+        series: TimeSeries | Sequence[TimeSeries] | None = None,
+        past_covariates: TimeSeries | Sequence[TimeSeries] | None = None,
+        future_covariates: TimeSeries | Sequence[TimeSeries] | None = None,
+        windows: Literal["last", "all"] = "all",
+        start: Any = None,
+        start_format: Literal["position", "value"] = "value",
+        stride: int = 1,
+        overlap_end: bool = False,
+        batch_size: int | None = None,
+        gradients: bool = True,
+        maps: str | Sequence[str] | None = None,
+        dtype: str = "float32",
+        inputs: bool = True,
+        windows_per_chunk: int = 10_000,
+    ) -> Iterator[SaliencyResult]:
+        """:meth:`saliency` in chunks of at most ``windows_per_chunk`` windows, for series too long to hold at once.
+
+        Yields :class:`~crossscale_ext.saliency.SaliencyResult` objects that together hold exactly the windows
+        of ``saliency(...)`` called with the same arguments, in the same order: the chunks of the first series,
+        then those of the next. Each result's ``metadata`` says which series (``series_index``) and which of its
+        windows (``first_window``) it starts at. Only the current chunk is in memory (unless you keep the
+        results), so memory is bounded by ``windows_per_chunk`` (about 17 KB per window for ``L = 96``, 8
+        components and every map; less with ``maps=`` / ``inputs=False``).
+
+        Parameters
+        ----------
+        series, past_covariates, future_covariates, windows, start, start_format, stride, overlap_end
+            As for :meth:`saliency`, except that ``windows`` defaults to ``"all"``.
+        batch_size, gradients, maps, dtype, inputs
+            As for :meth:`saliency`.
+        windows_per_chunk
+            Windows per yielded result (default 10,000). A multiple of ``batch_size`` keeps the batches, and so
+            every value, identical to the one-shot call's; otherwise values may differ in the last float32 bits.
+
+        Returns
+        -------
+        Iterator of SaliencyResult
+            The arguments are checked when this is called; each chunk is computed when the iteration reaches it.
+
+        Raises
+        ------
+        ValueError
+            As :meth:`saliency`, and for a ``windows_per_chunk`` that is not a positive integer.
+
+        Notes
+        -----
+        Concurrent calls on one model are serialised per chunk (the pass switches the network to eval mode and
+        back): other saliency calls can run between two chunks.
+
+        Examples
+        --------
+        >>> total = 0
+        >>> for chunk in model.iter_saliency(series, maps="gradient", windows_per_chunk=5000):  # doctest: +SKIP
+        ...     total += chunk.temporal_map("gradient").sum(axis=0)
+        """
+        return iter_saliency(
+            self, series, past_covariates, future_covariates, windows=windows, start=start,
+            start_format=start_format, stride=stride, overlap_end=overlap_end, batch_size=batch_size,
+            gradients=gradients, maps=maps, dtype=dtype, inputs=inputs, windows_per_chunk=windows_per_chunk,
         )
 
     def explain(

@@ -18,7 +18,8 @@ only), Monte Carlo dropout is off, and the network's train / eval state is resto
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -32,10 +33,12 @@ from darts.utils.timeseries_generation import generate_index
 from darts.utils.ts_utils import series2seq
 
 from crossscale_ext.saliency import (
+    GRADIENT_MAP_NAMES,
     SaliencyMaps,
     SaliencyResult,
     attention_maps,
-    concatenate_maps,
+    check_maps,
+    check_storage_dtype,
     gradient_maps,
     warn_if_uninformative,
 )
@@ -43,7 +46,7 @@ from crossscale_ext.saliency import (
 if TYPE_CHECKING:  # pragma: no cover
     from crossscale_ext.darts_model import CrossScaleNetModel
 
-__all__ = ["CrossScaleNetExplainabilityResult", "compute_saliency", "explain"]
+__all__ = ["CrossScaleNetExplainabilityResult", "compute_saliency", "iter_saliency", "explain"]
 
 SeriesArg = TimeSeries | Sequence[TimeSeries] | None
 
@@ -132,14 +135,20 @@ def _point_index(model: CrossScaleNetModel) -> int:
 
 
 def _explain_batch(
-    model: CrossScaleNetModel, x_in: PLModuleInput, gradients: bool, point: int
+    model: CrossScaleNetModel,
+    x_in: PLModuleInput,
+    maps: tuple[str, ...],
+    point: int,
+    dtype: Any = np.float32,
 ) -> tuple[np.ndarray, np.ndarray, SaliencyMaps]:
-    """Point forecast ``(B, H, C_t)``, inputs ``(B, L, C)`` and maps of one batch, in one forward pass.
+    """Point forecast ``(B, H, C_t)``, inputs ``(B, L, C)`` and the requested maps of one batch, in one forward pass.
 
     The gradient maps are taken with respect to the inputs as the user gave them (before Darts' optional
-    reversible instance norm of the target, which is applied inside the differentiated graph).
+    reversible instance norm of the target, which is applied inside the differentiated graph). No backward pass
+    runs unless ``maps`` names a gradient map. Everything is returned as ``dtype``.
     """
     module = model.model
+    gradients = any(name in GRADIENT_MAP_NAMES for name in maps)
     pieces = [x_in.past_target, x_in.past_covariates, x_in.historic_future_covariates]
     inputs = torch.cat([p for p in pieces if p is not None], dim=2).detach()
     n_targets = x_in.past_target.shape[2]
@@ -155,39 +164,78 @@ def _explain_batch(
         if module.use_reversible_instance_norm:
             forecast = module.rin.inverse(forecast)
         point_forecast = forecast[..., point]
-        maps = attention_maps(module.network, features, output)
+        batch_maps = attention_maps(module.network, features, output, maps=maps, dtype=dtype)
         if gradients:
-            maps.gradient, maps.input_x_gradient = gradient_maps(inputs, point_forecast)
+            batch_maps.gradient, batch_maps.input_x_gradient = gradient_maps(
+                inputs, point_forecast, maps=maps, dtype=dtype
+            )
     return (
-        point_forecast.detach().float().cpu().numpy(),
-        inputs.detach().float().cpu().numpy(),
-        maps,
+        point_forecast.detach().cpu().numpy().astype(dtype, copy=False),
+        inputs.detach().cpu().numpy().astype(dtype, copy=False),
+        batch_maps,
     )
 
 
-def compute_saliency(
+def _check_positive(name: str, value: Any, allow_none: bool = False) -> None:
+    if allow_none and value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        extra = " or None" if allow_none else ""
+        raise ValueError(f"{name} must be a positive integer{extra}; got {value!r}.")
+
+
+@dataclass
+class _SaliencyPass:
+    """Everything a saliency pass needs, checked once: the data set of windows and what to keep of each."""
+
+    model: CrossScaleNetModel
+    series: list[TimeSeries]
+    dataset: Any
+    counts: np.ndarray  # windows per series
+    maps: tuple[str, ...]
+    dtype: np.dtype
+    keep_inputs: bool
+    batch_size: int
+    point: int
+    informative: bool
+    component_names: list[str]
+    single: bool
+
+    @property
+    def offsets(self) -> np.ndarray:
+        """Position of each series' first window in the data set."""
+        return np.concatenate([[0], np.cumsum(self.counts)[:-1]]).astype(int)
+
+
+def _prepare_pass(
     model: CrossScaleNetModel,
-    series: SeriesArg = None,
-    past_covariates: SeriesArg = None,
-    future_covariates: SeriesArg = None,
-    windows: Literal["last", "all"] = "last",
-    start: Any = None,
-    start_format: Literal["position", "value"] = "value",
-    stride: int = 1,
-    overlap_end: bool = False,
-    batch_size: int | None = None,
-    gradients: bool = True,
-) -> SaliencyResult | list[SaliencyResult]:
-    """Saliency of a fitted model's forecasts over the requested windows; see :meth:`CrossScaleNetModel.saliency`."""
+    series: SeriesArg,
+    past_covariates: SeriesArg,
+    future_covariates: SeriesArg,
+    windows: Literal["last", "all"],
+    start: Any,
+    start_format: Literal["position", "value"],
+    stride: int,
+    overlap_end: bool,
+    batch_size: int | None,
+    gradients: bool,
+    maps: str | Sequence[str] | None,
+    dtype: Any,
+    inputs: bool,
+    stacklevel: int,
+) -> _SaliencyPass:
+    """Check a saliency request and build its data set of windows (no window is computed yet)."""
     model._require_fitted("saliency()")
     if windows not in ("last", "all"):
         raise ValueError(f"windows must be 'last' or 'all'; got {windows!r}.")
-    if isinstance(stride, bool) or not isinstance(stride, int) or stride < 1:
-        raise ValueError(f"stride must be a positive integer; got {stride!r}.")
-    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
-        raise ValueError(f"batch_size must be a positive integer or None; got {batch_size!r}.")
+    _check_positive("stride", stride)
+    _check_positive("batch_size", batch_size, allow_none=True)
     if not isinstance(gradients, bool):
         raise ValueError(f"gradients must be True or False; got {gradients!r}.")
+    if not isinstance(inputs, bool):
+        raise ValueError(f"inputs must be True or False (whether to keep the input windows); got {inputs!r}.")
+    maps = check_maps(maps, gradients)
+    dtype = check_storage_dtype(dtype)
     if start is not None or stride != 1 or overlap_end:
         windows = "all"
     if series is None:
@@ -206,24 +254,82 @@ def compute_saliency(
         future_covariates = [model.future_covariate_series] * len(series)
     past_covariates, future_covariates = series2seq(past_covariates), series2seq(future_covariates)
     model._verify_past_future_covariates(past_covariates=past_covariates, future_covariates=future_covariates)
-    informative = warn_if_uninformative(model.output_chunk_length, model.n_patches, stacklevel=4)
+    informative = warn_if_uninformative(model.output_chunk_length, model.n_patches, stacklevel=stacklevel)
 
     dataset, counts = _inference_dataset(
         model, series, past_covariates, future_covariates, windows, start, start_format, stride, overlap_end
     )
     model._validate_predict_ds_output(train_sample=model.train_sample, inference_sample=dataset[0])
+    if int(counts.sum()) != len(dataset):  # the bookkeeping that guarantees no window is dropped
+        raise RuntimeError(
+            f"Darts built {len(dataset)} windows where {int(counts.sum())} were expected; please report this."
+        )
+    return _SaliencyPass(
+        model=model,
+        series=series,
+        dataset=dataset,
+        counts=counts,
+        maps=maps,
+        dtype=dtype,
+        keep_inputs=inputs,
+        batch_size=batch_size or model.batch_size,
+        point=_point_index(model),
+        informative=informative,
+        component_names=_input_component_names(model, series[0], past_covariates, future_covariates),
+        single=called_with_single_series,
+    )
 
+
+def _empty_maps(plan: _SaliencyPass, n: int) -> tuple[SaliencyMaps, np.ndarray, np.ndarray | None]:
+    """Preallocated storage for ``n`` windows: the requested maps, the forecasts and (if kept) the inputs."""
+    network = plan.model.model.network
+    length, channels, dtype = network.input_length, network.n_channels, plan.dtype
+    n_patches = plan.model.n_patches
+    maps = SaliencyMaps(scale_weights=torch.sigmoid(network.scale_weights.detach()).cpu().numpy().astype(dtype))
+    for name in ("paper", "per_step"):
+        if name in plan.maps:
+            setattr(maps, name, np.empty((n, length), dtype=dtype))
+    for name in ("per_component", "gradient", "input_x_gradient"):
+        if name in plan.maps:
+            setattr(maps, name, np.empty((n, length, channels), dtype=dtype))
+    if "raw_attention" in plan.maps:
+        patches = network.patch_lengths[1:]
+        maps.patch_attention = [np.empty((n, n_patches, n_patches), dtype=dtype) for _ in patches]
+        maps.local_attention = [np.empty((n, n_patches, p, p), dtype=dtype) for p in patches]
+    forecasts = np.empty((n, network.output_length, network.n_targets), dtype=dtype)
+    inputs = np.empty((n, length, channels), dtype=dtype) if plan.keep_inputs else None
+    return maps, forecasts, inputs
+
+
+def _write(store: SaliencyMaps, rows: slice, part: SaliencyMaps) -> None:
+    """Copy a batch's maps into rows ``rows`` of the preallocated ``store``."""
+    for name in ("paper", "per_step", "per_component", "gradient", "input_x_gradient"):
+        target = getattr(store, name)
+        if target is not None:
+            target[rows] = getattr(part, name)
+    for name in ("patch_attention", "local_attention"):
+        targets = getattr(store, name)
+        if targets is not None:
+            for target, values in zip(targets, getattr(part, name)):
+                target[rows] = values
+
+
+def _compute_windows(plan: _SaliencyPass, series_index: int, first: int, n: int) -> SaliencyResult:
+    """The saliency of windows ``first .. first + n - 1`` of series ``series_index``, written into preallocated arrays.
+
+    Batches never hold more than ``plan.batch_size`` windows; only the requested maps are kept, so the memory
+    of a call is its result plus one batch.
+    """
+    model, dataset = plan.model, plan.dataset
     module = model.model
     parameter = next(module.parameters())
-    point = _point_index(model)
-    loader = torch.utils.data.DataLoader(
-        dataset, batch_size=batch_size or model.batch_size, shuffle=False, collate_fn=_batch_collate_fn_predict
-    )
+    store, forecasts, inputs = _empty_maps(plan, n)
+    start = int(plan.offsets[series_index]) + first
+    pred_times: list[Any] = []
 
     def _tensor(t: torch.Tensor | None) -> torch.Tensor | None:
         return None if t is None else t.to(device=parameter.device, dtype=parameter.dtype)
 
-    forecasts, maps, pred_times, inputs = [], [], [], []
     with _PASS_LOCK:
         # eval mode on the network only: Darts shares its default loss module between models, and switching it
         # would make the next model's training warn that it starts with modules in eval mode
@@ -232,7 +338,9 @@ def compute_saliency(
         network.eval()
         module.set_mc_dropout(False)
         try:
-            for batch in loader:
+            for low in range(0, n, plan.batch_size):
+                high = min(low + plan.batch_size, n)
+                batch = _batch_collate_fn_predict([dataset[start + j] for j in range(low, high)])
                 x_in = PLModuleInput(
                     past_target=_tensor(batch.past_target),
                     past_covariates=_tensor(batch.past_covariates),
@@ -240,55 +348,131 @@ def compute_saliency(
                     future_covariates=_tensor(batch.future_covariates),
                     static_covariates=_tensor(batch.static_covariates),
                 )
-                forecast, batch_inputs, batch_maps = _explain_batch(model, x_in, gradients, point)
-                forecasts.append(forecast)
-                inputs.append(batch_inputs)
-                maps.append(batch_maps)
+                forecast, batch_inputs, batch_maps = _explain_batch(model, x_in, plan.maps, plan.point, plan.dtype)
+                rows = slice(low, high)
+                _write(store, rows, batch_maps)
+                forecasts[rows] = forecast
+                if inputs is not None:
+                    inputs[rows] = batch_inputs
                 pred_times.extend(batch.pred_time)
+                store.scale_weights = batch_maps.scale_weights
         finally:
             network.train(was_training)
-    all_maps = concatenate_maps(maps)
-    all_forecasts, all_inputs = np.concatenate(forecasts), np.concatenate(inputs)
+    if len(pred_times) != n:
+        raise RuntimeError(f"The saliency pass produced {len(pred_times)} windows where {n} were expected.")
+    ts = plan.series[series_index]
+    input_index, forecast_index = _window_indices(model, ts, pred_times)
+    return SaliencyResult(
+        paper=store.paper,
+        per_step=store.per_step,
+        per_component=store.per_component,
+        patch_attention=store.patch_attention,
+        local_attention=store.local_attention,
+        scale_weights=store.scale_weights,
+        gradient=store.gradient,
+        input_x_gradient=store.input_x_gradient,
+        input_index=input_index,
+        forecast_index=forecast_index,
+        forecast=forecasts,
+        component_names=list(plan.component_names),
+        target_names=list(ts.components),
+        informative=plan.informative,
+        inputs=inputs,
+        metadata={"series_index": series_index, "first_window": first},
+    )
 
-    component_names = _input_component_names(model, series[0], past_covariates, future_covariates)
-    results, offset = [], 0
-    for i, ts in enumerate(series):
-        sl = slice(offset, offset + counts[i])
-        offset += counts[i]
-        input_index, forecast_index = _window_indices(model, ts, pred_times[sl])
-        results.append(
-            SaliencyResult(
-                paper=all_maps.paper[sl],
-                per_step=all_maps.per_step[sl],
-                per_component=all_maps.per_component[sl],
-                patch_attention=[a[sl] for a in all_maps.patch_attention],
-                local_attention=[a[sl] for a in all_maps.local_attention],
-                scale_weights=all_maps.scale_weights,
-                gradient=None if all_maps.gradient is None else all_maps.gradient[sl],
-                input_x_gradient=None if all_maps.input_x_gradient is None else all_maps.input_x_gradient[sl],
-                input_index=input_index,
-                forecast_index=forecast_index,
-                forecast=all_forecasts[sl],
-                component_names=component_names,
-                target_names=list(ts.components),
-                informative=informative,
-                inputs=all_inputs[sl],
-            )
-        )
-    return results[0] if called_with_single_series else results
+
+def compute_saliency(
+    model: CrossScaleNetModel,
+    series: SeriesArg = None,
+    past_covariates: SeriesArg = None,
+    future_covariates: SeriesArg = None,
+    windows: Literal["last", "all"] = "last",
+    start: Any = None,
+    start_format: Literal["position", "value"] = "value",
+    stride: int = 1,
+    overlap_end: bool = False,
+    batch_size: int | None = None,
+    gradients: bool = True,
+    maps: str | Sequence[str] | None = None,
+    dtype: Any = "float32",
+    inputs: bool = True,
+) -> SaliencyResult | list[SaliencyResult]:
+    """Saliency of a fitted model's forecasts over the requested windows; see :meth:`CrossScaleNetModel.saliency`."""
+    plan = _prepare_pass(
+        model, series, past_covariates, future_covariates, windows, start, start_format, stride, overlap_end,
+        batch_size, gradients, maps, dtype, inputs, stacklevel=5,
+    )
+    with _PASS_LOCK:  # one call, one uninterrupted pass (as before the pass was split by series)
+        results = [_compute_windows(plan, i, 0, int(count)) for i, count in enumerate(plan.counts)]
+    return results[0] if plan.single else results
+
+
+def iter_saliency(
+    model: CrossScaleNetModel,
+    series: SeriesArg = None,
+    past_covariates: SeriesArg = None,
+    future_covariates: SeriesArg = None,
+    windows: Literal["last", "all"] = "all",
+    start: Any = None,
+    start_format: Literal["position", "value"] = "value",
+    stride: int = 1,
+    overlap_end: bool = False,
+    batch_size: int | None = None,
+    gradients: bool = True,
+    maps: str | Sequence[str] | None = None,
+    dtype: Any = "float32",
+    inputs: bool = True,
+    windows_per_chunk: int = 10_000,
+) -> Iterator[SaliencyResult]:
+    """The saliency in chunks of windows; see :meth:`CrossScaleNetModel.iter_saliency`.
+
+    The request is checked (and the data set built) when this is called; each chunk is computed when the
+    iterator reaches it.
+    """
+    _check_positive("windows_per_chunk", windows_per_chunk)
+    plan = _prepare_pass(
+        model, series, past_covariates, future_covariates, windows, start, start_format, stride, overlap_end,
+        batch_size, gradients, maps, dtype, inputs, stacklevel=5,
+    )
+    return _chunks(plan, int(windows_per_chunk))
+
+
+def _chunks(plan: _SaliencyPass, windows_per_chunk: int) -> Iterator[SaliencyResult]:
+    """Every window of ``plan``, series after series, ``windows_per_chunk`` windows per result.
+
+    The lock is taken per chunk, so other saliency calls can run between chunks; the model's train / eval state
+    is restored before each chunk is handed out.
+    """
+    for series_index, count in enumerate(int(c) for c in plan.counts):
+        for first in range(0, count, windows_per_chunk):
+            yield _compute_windows(plan, series_index, first, min(windows_per_chunk, count - first))
 
 
 def _window_indices(model: CrossScaleNetModel, ts: TimeSeries, pred_times: list[Any]) -> tuple[np.ndarray, np.ndarray]:
-    """Time stamps ``(W, L)`` of the input windows and ``(W, H)`` of the forecasts that start at ``pred_times``."""
-    freq = ts.freq
+    """Time stamps ``(W, L)`` of the input windows and ``(W, H)`` of the forecasts that start at ``pred_times``.
+
+    Read from the series' index extended past its end (one look-up per window, not one index built per
+    window); falls back to generating each window's index when a time is not on that grid.
+    """
+    length, horizon = model.input_chunk_length, model.output_chunk_length
+    if not pred_times:
+        return np.empty((0, length)), np.empty((0, horizon))
+    freq, shift = ts.freq, model.output_chunk_shift
+    future = generate_index(start=ts.end_time() + freq, length=shift + horizon + 1, freq=freq)
+    extended = ts.time_index.append(future)
+    positions = extended.get_indexer(pd.Index(pred_times))
+    if (positions >= 0).all():
+        values = np.asarray(extended)
+        input_positions = positions[:, None] - (shift + length) + np.arange(length)[None, :]
+        if (input_positions[:, 0] >= 0).all() and (positions + horizon <= len(extended)).all():
+            forecast_positions = positions[:, None] + np.arange(horizon)[None, :]
+            return values[input_positions], values[forecast_positions]
     input_index, forecast_index = [], []
     for pred_time in pred_times:
-        input_end = pred_time - (model.output_chunk_shift + 1) * freq
-        input_index.append(np.asarray(generate_index(end=input_end, length=model.input_chunk_length, freq=freq)))
-        forecast_index.append(np.asarray(generate_index(start=pred_time, length=model.output_chunk_length, freq=freq)))
-    length, horizon = model.input_chunk_length, model.output_chunk_length
-    if not input_index:
-        return np.empty((0, length)), np.empty((0, horizon))
+        input_end = pred_time - (shift + 1) * freq
+        input_index.append(np.asarray(generate_index(end=input_end, length=length, freq=freq)))
+        forecast_index.append(np.asarray(generate_index(start=pred_time, length=horizon, freq=freq)))
     return np.stack(input_index), np.stack(forecast_index)
 
 

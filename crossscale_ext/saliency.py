@@ -41,12 +41,21 @@ stretched over the input length, so with short horizons (fewer forecast steps th
 patches are nearly equal and the maps blur toward uniform, and with ``output_chunk_length = 1`` they are
 exactly uniform. :func:`attention_is_informative` flags these cases and the wrappers warn. The gradient
 maps have neither limit; they describe the trained network, which is only as right as its fit.
+
+Choosing maps and bounding memory: a pass computes and stores only the maps it is asked for (``maps=`` of
+``saliency()``; names in :data:`MAP_NAMES`, with ``raw_attention`` the per-scale attention weights behind
+:meth:`SaliencyResult.per_scale`). Maps are stored as float32 by default (the network's own precision unless it
+was trained in float64); a result always holds the point forecast and the windows' time stamps. Per window and
+input component the maps cost ``4 * L`` bytes each in float32 (see ``docs/saliency.md``, "Long series and
+memory", for measured totals).
 """
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -59,6 +68,9 @@ __all__ = [
     "SaliencyResult",
     "SaliencyMaps",
     "ShortHorizonWarning",
+    "MAP_NAMES",
+    "ATTENTION_MAP_NAMES",
+    "GRADIENT_MAP_NAMES",
     "attention_is_informative",
     "attention_maps",
     "gradient_maps",
@@ -99,16 +111,73 @@ def short_horizon_message(output_length: int, n_patches: int) -> str:
     )
 
 
+#: Every map a saliency pass can compute. ``raw_attention`` is the per-scale attention weights
+#: (``patch_attention`` and ``local_attention``), needed by :meth:`SaliencyResult.per_scale`.
+MAP_NAMES = ("paper", "per_step", "per_component", "raw_attention", "gradient", "input_x_gradient")
+#: Maps read from the attention weights (no backward pass; the paper's).
+ATTENTION_MAP_NAMES = ("paper", "per_step", "per_component", "raw_attention")
+#: Maps that need one backward pass per batch.
+GRADIENT_MAP_NAMES = ("gradient", "input_x_gradient")
+#: Storage precisions of the maps.
+STORAGE_DTYPES = ("float32", "float64")
+
+
+def check_maps(maps: str | Sequence[str] | None, gradients: bool = True) -> tuple[str, ...]:
+    """The validated, ordered map names of a saliency request (``None``: every map, gradients when allowed).
+
+    Raises
+    ------
+    ValueError
+        For an empty selection, an unknown name, or a gradient map with ``gradients=False``.
+    TypeError
+        When ``maps`` is neither None, a string nor a sequence of strings.
+    """
+    if maps is None:
+        return ATTENTION_MAP_NAMES + (GRADIENT_MAP_NAMES if gradients else ())
+    if isinstance(maps, str):
+        maps = (maps,)
+    if not isinstance(maps, Sequence | set | frozenset) or not all(isinstance(m, str) for m in maps):
+        raise TypeError(f"maps must be None, a map name or a sequence of map names from {list(MAP_NAMES)}; got "
+                        f"{maps!r}.")
+    unknown = [m for m in maps if m not in MAP_NAMES]
+    if unknown:
+        raise ValueError(f"Unknown saliency map(s) {unknown}: maps must be chosen from {list(MAP_NAMES)}.")
+    if not maps:
+        raise ValueError(f"maps is empty: choose at least one of {list(MAP_NAMES)} (or None for all of them).")
+    if not gradients and any(m in GRADIENT_MAP_NAMES for m in maps):
+        raise ValueError(
+            f"maps={tuple(maps)!r} asks for gradient maps but gradients=False: pass gradients=True or leave "
+            f"{list(GRADIENT_MAP_NAMES)} out of maps."
+        )
+    return tuple(m for m in MAP_NAMES if m in maps)
+
+
+def check_storage_dtype(dtype: Any) -> np.dtype:
+    """``dtype`` (``"float32"`` or ``"float64"``, or the numpy / torch type) as a numpy dtype; ValueError otherwise."""
+    if isinstance(dtype, torch.dtype):
+        dtype = str(dtype).removeprefix("torch.")
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError:
+        resolved = None
+    if resolved is None or resolved.name not in STORAGE_DTYPES:
+        raise ValueError(f"dtype must be one of {list(STORAGE_DTYPES)} (the maps' storage precision); got {dtype!r}.")
+    return resolved
+
+
 @dataclass
 class SaliencyMaps:
-    """Saliency of a batch of windows, as numpy arrays (``W`` windows, ``L`` input steps, ``C`` channels)."""
+    """Saliency of a batch of windows, as numpy arrays (``W`` windows, ``L`` input steps, ``C`` channels).
 
-    paper: np.ndarray  # (W, L)
-    per_step: np.ndarray  # (W, L)
-    per_component: np.ndarray  # (W, L, C)
-    patch_attention: list[np.ndarray]  # per scale s >= 1: (W, P, P)
-    local_attention: list[np.ndarray]  # per scale s >= 1: (W, P, p_s, p_s)
-    scale_weights: np.ndarray  # (n_scales,)
+    A map that was not asked for (``maps=`` of the pass) is None.
+    """
+
+    paper: np.ndarray | None = None  # (W, L)
+    per_step: np.ndarray | None = None  # (W, L)
+    per_component: np.ndarray | None = None  # (W, L, C)
+    patch_attention: list[np.ndarray] | None = None  # per scale s >= 1: (W, P, P)
+    local_attention: list[np.ndarray] | None = None  # per scale s >= 1: (W, P, p_s, p_s)
+    scale_weights: np.ndarray | None = None  # (n_scales,)
     gradient: np.ndarray | None = None  # (W, L, C)
     input_x_gradient: np.ndarray | None = None  # (W, L, C)
 
@@ -168,31 +237,47 @@ def per_component_map(
     return total
 
 
-def attention_maps(network: CrossScaleNet, x: torch.Tensor, output: CrossScaleNetOutput) -> SaliencyMaps:
-    """The attention maps for the windows ``x`` ``(B, L, C)`` given the network's ``output`` on them."""
+def attention_maps(
+    network: CrossScaleNet,
+    x: torch.Tensor,
+    output: CrossScaleNetOutput,
+    maps: Sequence[str] = ATTENTION_MAP_NAMES,
+    dtype: Any = np.float32,
+) -> SaliencyMaps:
+    """The attention maps for the windows ``x`` ``(B, L, C)`` given the network's ``output`` on them.
+
+    Only the attention maps named in ``maps`` are computed (the others stay None; names outside
+    :data:`ATTENTION_MAP_NAMES` are ignored); they are stored as ``dtype``.
+    """
     with torch.no_grad():
         weights = output.scale_weights.detach()
         patch = [a.detach() for a in output.patch_attention]
         local = [a.detach() for a in output.local_attention]
-        detached = CrossScaleNetOutput(output.forecast.detach(), patch, local, weights)
-        paper = paper_map(patch, weights, network.input_length)
-        per_step = per_step_map(patch, local, weights, network.input_length)
-        per_component = per_component_map(network, network.scale_tokens(x.detach())[0], detached)
-    return SaliencyMaps(
-        paper=_numpy(paper),
-        per_step=_numpy(per_step),
-        per_component=_numpy(per_component),
-        patch_attention=[_numpy(a) for a in patch],
-        local_attention=[_numpy(a) for a in local],
-        scale_weights=_numpy(weights),
-    )
+        result = SaliencyMaps(scale_weights=_numpy(weights, dtype))
+        if "paper" in maps:
+            result.paper = _numpy(paper_map(patch, weights, network.input_length), dtype)
+        if "per_step" in maps:
+            result.per_step = _numpy(per_step_map(patch, local, weights, network.input_length), dtype)
+        if "per_component" in maps:
+            detached = CrossScaleNetOutput(output.forecast.detach(), patch, local, weights)
+            per_component = per_component_map(network, network.scale_tokens(x.detach())[0], detached)
+            result.per_component = _numpy(per_component, dtype)
+        if "raw_attention" in maps:
+            result.patch_attention = [_numpy(a, dtype) for a in patch]
+            result.local_attention = [_numpy(a, dtype) for a in local]
+    return result
 
 
-def _numpy(t: torch.Tensor) -> np.ndarray:
-    return t.detach().float().cpu().numpy()
+def _numpy(t: torch.Tensor, dtype: Any = np.float32) -> np.ndarray:
+    return t.detach().cpu().numpy().astype(dtype, copy=False)
 
 
-def gradient_maps(inputs: torch.Tensor, point_forecast: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+def gradient_maps(
+    inputs: torch.Tensor,
+    point_forecast: torch.Tensor,
+    maps: Sequence[str] = GRADIENT_MAP_NAMES,
+    dtype: Any = np.float32,
+) -> tuple[np.ndarray | None, np.ndarray | None]:
     """``gradient`` and ``input_x_gradient`` maps ``(B, L, C)`` of ``point_forecast`` with respect to ``inputs``.
 
     ``point_forecast`` ``(B, H, n_targets)`` must have been computed from ``inputs`` ``(B, L, C)`` with autograd
@@ -204,27 +289,39 @@ def gradient_maps(inputs: torch.Tensor, point_forecast: torch.Tensor) -> tuple[n
       forecast if the cell were replaced by its channel's mean over the window (the baseline that instance
       normalisation makes neutral).
 
-    Only ``inputs`` receive gradients (``torch.autograd.grad``): the parameters' ``.grad`` stay untouched.
+    Only ``inputs`` receive gradients (``torch.autograd.grad``): the parameters' ``.grad`` stay untouched. Only
+    the maps named in ``maps`` are returned (the other is None), stored as ``dtype``.
     """
     (grad,) = torch.autograd.grad(point_forecast.sum(), inputs)
-    centred = inputs.detach() - inputs.detach().mean(dim=1, keepdim=True)
-    return _numpy(grad.abs()), _numpy((centred * grad).abs())
+    gradient = _numpy(grad.abs(), dtype) if "gradient" in maps else None
+    input_x_gradient = None
+    if "input_x_gradient" in maps:
+        centred = inputs.detach() - inputs.detach().mean(dim=1, keepdim=True)
+        input_x_gradient = _numpy((centred * grad).abs(), dtype)
+    return gradient, input_x_gradient
 
 
 def concatenate_maps(parts: list[SaliencyMaps]) -> SaliencyMaps:
     """Join the maps of consecutive batches along the window axis."""
     first = parts[0]
+
+    def join(name: str) -> np.ndarray | None:
+        return None if getattr(first, name) is None else np.concatenate([getattr(p, name) for p in parts])
+
+    def join_scales(name: str) -> list[np.ndarray] | None:
+        if getattr(first, name) is None:
+            return None
+        return [np.concatenate(a) for a in zip(*(getattr(p, name) for p in parts))]
+
     return SaliencyMaps(
-        paper=np.concatenate([p.paper for p in parts]),
-        per_step=np.concatenate([p.per_step for p in parts]),
-        per_component=np.concatenate([p.per_component for p in parts]),
-        patch_attention=[np.concatenate(a) for a in zip(*(p.patch_attention for p in parts))],
-        local_attention=[np.concatenate(a) for a in zip(*(p.local_attention for p in parts))],
+        paper=join("paper"),
+        per_step=join("per_step"),
+        per_component=join("per_component"),
+        patch_attention=join_scales("patch_attention"),
+        local_attention=join_scales("local_attention"),
         scale_weights=first.scale_weights,
-        gradient=None if first.gradient is None else np.concatenate([p.gradient for p in parts]),
-        input_x_gradient=None
-        if first.input_x_gradient is None
-        else np.concatenate([p.input_x_gradient for p in parts]),
+        gradient=join("gradient"),
+        input_x_gradient=join("input_x_gradient"),
     )
 
 
@@ -238,6 +335,10 @@ RECOMMENDED_MAP = "gradient"
 @dataclass(kw_only=True, repr=False)
 class SaliencyResult(SaliencyMaps):
     """Saliency of one series over one or more input windows.
+
+    Every map is None when the pass was not asked for it (``maps=`` of ``saliency()``; by default every map is
+    computed, the gradient maps unless ``gradients=False``); :attr:`available_maps` lists those held. Maps are
+    float32 unless the pass was called with ``dtype="float64"``.
 
     Attributes
     ----------
@@ -254,7 +355,7 @@ class SaliencyResult(SaliencyMaps):
     input_x_gradient
         ``(W, L, C)``: ``|(input - window mean) * d forecast / d input|``; None with ``gradients=False``.
     patch_attention, local_attention
-        Raw attention per scale ``s >= 1``: ``(W, P, P)`` and ``(W, P, p_s, p_s)``.
+        Raw attention per scale ``s >= 1``: ``(W, P, P)`` and ``(W, P, p_s, p_s)`` (the ``raw_attention`` map).
     scale_weights
         ``sigmoid(w_s)`` of every scale, ``(n_scales,)``.
     input_index
@@ -272,7 +373,11 @@ class SaliencyResult(SaliencyMaps):
         False when the horizon is too short for the *attention* maps to differ between patches (see
         :func:`attention_is_informative`); the gradient maps are not affected.
     inputs
-        ``(W, L, C)``: the input windows' values (components as ``component_names``), or None.
+        ``(W, L, C)``: the input windows' values (components as ``component_names``), or None (``inputs=False``).
+    metadata
+        Where the windows come from: ``series_index`` (position of the series in the call) and ``first_window``
+        (position of the first window among that series' windows; not 0 for the later chunks of
+        ``iter_saliency``).
     """
 
     input_index: np.ndarray
@@ -285,7 +390,7 @@ class SaliencyResult(SaliencyMaps):
     metadata: dict = field(default_factory=dict)
 
     def __repr__(self) -> str:
-        length = self.per_step.shape[1]
+        length = self.input_index.shape[1]
         span = f"{self.forecast_index[0, 0]} .. {self.forecast_index[-1, 0]}" if self.n_windows else "-"
         return (
             f"SaliencyResult(windows={self.n_windows}, input_length={length}, forecast_starts={span}, "
@@ -296,21 +401,43 @@ class SaliencyResult(SaliencyMaps):
     @property
     def n_windows(self) -> int:
         """Number of input windows."""
-        return self.per_step.shape[0]
+        return self.forecast.shape[0]
 
     @property
     def available_maps(self) -> tuple[str, ...]:
-        """Names of the maps this result holds (``gradient`` and ``input_x_gradient`` unless switched off)."""
-        names = ["paper", "per_step", "per_component"]
-        names += [name for name in ("gradient", "input_x_gradient") if getattr(self, name) is not None]
-        return tuple(names)
+        """Names of the maps this result holds, in the order of :data:`MAP_NAMES` but ``raw_attention`` left out.
+
+        By default ``paper``, ``per_step``, ``per_component``, ``gradient`` and ``input_x_gradient`` (the last
+        two unless switched off); a pass with ``maps=`` holds only those asked for. Whether the raw attention
+        weights are held: :attr:`has_raw_attention`.
+        """
+        return tuple(name for name in MAP_NAMES if name != "raw_attention" and getattr(self, name) is not None)
+
+    @property
+    def has_raw_attention(self) -> bool:
+        """Whether the per-scale attention weights (``patch_attention``, ``local_attention``) are held."""
+        return self.patch_attention is not None and self.local_attention is not None
+
+    def _missing(self, kind: str) -> ValueError:
+        if kind in GRADIENT_MAP_NAMES and not any(getattr(self, m) is not None for m in GRADIENT_MAP_NAMES):
+            hint = "it was computed with gradients=False or without it in maps"
+        else:
+            hint = "it was computed without it in maps"
+        return ValueError(
+            f"This result holds no {kind!r} map: {hint} (it holds {list(self.available_maps)}). Call saliency(..., "
+            f"maps=(..., {kind!r})) or leave maps=None for every map (gradients=True, the default, for the "
+            "gradient maps)."
+        )
 
     def temporal_map(self, kind: str = RECOMMENDED_MAP) -> np.ndarray:
         """A map over time, ``(W, L)``: ``paper``, ``per_step``, or a cell map summed over components."""
         if kind in ("gradient", "input_x_gradient", "per_component"):
             return self.component_map(kind).sum(axis=2)
         if kind in ("paper", "per_step"):
-            return getattr(self, kind)
+            values = getattr(self, kind)
+            if values is None:
+                raise self._missing(kind)
+            return values
         raise ValueError(f"kind must be one of {[*TEMPORAL_MAPS, 'per_component']}; got {kind!r}.")
 
     def component_map(self, kind: str = RECOMMENDED_MAP) -> np.ndarray:
@@ -322,10 +449,7 @@ class SaliencyResult(SaliencyMaps):
             raise ValueError(f"kind must be one of {list(CELL_MAPS)}; got {kind!r}.")
         values = getattr(self, kind)
         if values is None:
-            raise ValueError(
-                f"This result holds no {kind!r} map: it was computed with gradients=False. Call saliency(..., "
-                "gradients=True) (the default) to get the gradient maps."
-            )
+            raise self._missing(kind)
         return values
 
     @property
@@ -354,7 +478,7 @@ class SaliencyResult(SaliencyMaps):
             raise IndexError(f"window={window} is out of range for {self.n_windows} window(s).")
         return window % self.n_windows
 
-    def to_dataframe(self, window: int | None = -1, components: str = "per_component") -> pd.DataFrame:
+    def to_dataframe(self, window: int | None = -1, components: str | None = None) -> pd.DataFrame:
         """Saliency as a DataFrame aligned to the input time stamps.
 
         Parameters
@@ -363,17 +487,21 @@ class SaliencyResult(SaliencyMaps):
             Which window (default -1, the last). ``None`` stacks every window, indexed by
             ``(forecast_start, time)``.
         components
-            Which cell map fills the per-component columns: ``"per_component"`` (default, the attention split
-            over components), ``"gradient"`` or ``"input_x_gradient"``.
+            Which cell map fills the per-component columns: ``"per_component"`` (the attention split over
+            components), ``"gradient"`` or ``"input_x_gradient"``. Default (None): ``"per_component"``, or the
+            first cell map the result holds when it was computed without it.
 
         Returns
         -------
         pandas.DataFrame
             Columns ``paper``, ``per_step``, then ``gradient`` and ``input_x_gradient`` (each summed over
-            components; absent when computed with ``gradients=False``), then one column per input component
-            holding the ``components`` map.
+            components), each only when the result holds it, then one column per input component holding the
+            ``components`` map (none when the result holds no cell map).
         """
-        cells = self.component_map(components)
+        if components is None:
+            held = [name for name in CELL_MAPS if getattr(self, name) is not None]
+            components = held[0] if held else None
+        cells = None if components is None else self.component_map(components)
         names = [name for name in TEMPORAL_MAPS if name in self.available_maps]
         if window is None:
             rows = slice(None)
@@ -385,10 +513,12 @@ class SaliencyResult(SaliencyMaps):
             rows = slice(self._window(window), self._window(window) + 1)
             index = pd.Index(self.input_index[rows][0], name="time")
         columns = [self.temporal_map(name)[rows].reshape(-1, 1) for name in names]
-        columns.append(cells[rows].reshape(-1, cells.shape[2]))
-        return pd.DataFrame(np.concatenate(columns, axis=1), index=index, columns=[*names, *self.component_names])
+        if cells is not None:
+            columns.append(cells[rows].reshape(-1, cells.shape[2]))
+        labels = [*names, *(self.component_names if cells is not None else [])]
+        return pd.DataFrame(np.concatenate(columns, axis=1), index=index, columns=labels)
 
-    def to_timeseries(self, window: int = -1, components: str = "per_component"):
+    def to_timeseries(self, window: int = -1, components: str | None = None):
         """Saliency of one window as a Darts ``TimeSeries`` over the input time stamps.
 
         The columns are those of :meth:`to_dataframe`.
@@ -408,10 +538,12 @@ class SaliencyResult(SaliencyMaps):
         """Per-step attention map of each attended scale ``s >= 1`` at input resolution, ``(n_scales - 1, L)``.
 
         Row ``s - 1`` is scale ``s``'s map before the scales are averaged (each row sums to 1); the
-        ``per_step`` map is their average weighted by ``sigmoid(w_s)``.
+        ``per_step`` map is their average weighted by ``sigmoid(w_s)``. Needs the ``raw_attention`` map.
         """
+        if not self.has_raw_attention:
+            raise self._missing("raw_attention")
         w = self._window(window)
-        length = self.per_step.shape[1]
+        length = self.input_index.shape[1]
         rows = []
         for s, (a_patch, a_local) in enumerate(zip(self.patch_attention, self.local_attention), start=1):
             steps = _per_step_at_scale(

@@ -9,7 +9,7 @@ sktime keeps them in ``sktime/forecasting/base/adapters/_darts.py``. Importing t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Literal
 
@@ -331,10 +331,14 @@ class CrossScaleNetForecaster(BaseForecaster):
         return self._adapter.forecast_frame(self._forecast(fh, X, alphas=alphas), columns)
 
     # ------------------------------------------------------------------ saliency
-    def _saliency_results(self, windows: str, gradients: bool, stride: int = 1) -> list[tuple]:
+    def _saliency_results(
+        self, windows: str, gradients: bool, stride: int = 1, maps: tuple[str, ...] | None = None
+    ) -> list[tuple]:
         """The Darts model's saliency of every series seen: ``(instance, start row, SaliencyResult)`` triples."""
         instances = self._seen_instances()
-        return self._adapter.saliency_results(self.darts_model_, instances, windows, gradients, stride, self._quiet)
+        return self._adapter.saliency_results(
+            self.darts_model_, instances, windows, gradients, stride, self._quiet, maps=maps
+        )
 
     def saliency(
         self,
@@ -391,7 +395,52 @@ default="per_component"
         """
         self.check_is_fitted()
         needs_gradients = adapter.saliency_needs_gradients(windows, kind, gradients)
-        return self._adapter.saliency_frame(self._saliency_results(windows, needs_gradients), kind, windows)
+        maps = adapter.saliency_maps(kind, needs_gradients)
+        return self._adapter.saliency_frame(self._saliency_results(windows, needs_gradients, maps=maps), kind, windows)
+
+    def iter_saliency(
+        self,
+        kind: Literal["per_component", "per_step", "paper", "gradient", "input_x_gradient", "all"] = "per_component",
+        gradients: bool = True,
+        windows_per_chunk: int = 10_000,
+    ) -> Iterator[pd.DataFrame]:
+        """``saliency(windows="all", kind=kind)`` in chunks of windows, for data too long to hold at once.
+
+        Yields DataFrames laid out as :meth:`saliency` with ``windows="all"`` (``MultiIndex`` ``(forecast_start,
+        time)``, instance levels in front for panels), each holding the rows of at most ``windows_per_chunk``
+        consecutive windows of one series; concatenated (``pd.concat``) they are exactly ``saliency(windows="all",
+        kind=kind, gradients=gradients)``. Only the current chunk is in memory (about ``8 * L * K`` bytes per
+        window for ``K`` columns, plus the pass's float32 maps of the kind only). Delegates to the Darts model's
+        :meth:`~crossscale_ext.darts_model.CrossScaleNetModel.iter_saliency`.
+
+        Parameters
+        ----------
+        kind : str, default="per_component"
+            As for :meth:`saliency`.
+        gradients : bool, default=True
+            As for :meth:`saliency`.
+        windows_per_chunk : int, default=10_000
+            Windows per yielded DataFrame.
+
+        Returns
+        -------
+        Iterator of pd.DataFrame
+            The arguments are checked when this is called; each chunk is computed when the iteration reaches it.
+
+        Raises
+        ------
+        ValueError
+            As :meth:`saliency`, and for a ``windows_per_chunk`` that is not a positive integer.
+        """
+        self.check_is_fitted()
+        needs_gradients = adapter.saliency_needs_gradients("all", kind, gradients)
+        if isinstance(windows_per_chunk, bool) or not isinstance(windows_per_chunk, int) or windows_per_chunk < 1:
+            raise ValueError(f"windows_per_chunk must be a positive integer; got {windows_per_chunk!r}.")
+        chunks = self._adapter.iter_saliency_results(
+            self.darts_model_, self._seen_instances(), needs_gradients, adapter.saliency_maps(kind, needs_gradients),
+            windows_per_chunk, self._quiet,
+        )
+        return (self._adapter.saliency_frame([chunk], kind, "all") for chunk in chunks)
 
     def _get_fitted_params(self) -> dict:
         """Get fitted parameters: the Darts model and saliency summaries.
@@ -411,7 +460,10 @@ default="per_component"
             ``n_saliency_windows``: the number of windows averaged.
         """
         stride = adapter.summary_stride(self._seen_instances(), self.input_chunk_length)
-        results = [result for _, _, result in self._saliency_results("all", gradients=True, stride=stride)]
+        results = [
+            result
+            for _, _, result in self._saliency_results("all", gradients=True, stride=stride, maps=adapter.SUMMARY_MAPS)
+        ]
         components = self._adapter.input_components
         summary = adapter.saliency_summary(results, components, self.input_chunk_length)
         return {"darts_model": self.darts_model_, "input_components": components, **summary}
