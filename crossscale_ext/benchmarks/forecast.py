@@ -31,6 +31,8 @@ from pathlib import Path
 from typing import Any
 
 MODELS: tuple[str, ...] = ("CrossScaleNet", "DLinear", "NLinear", "TSMixer", "TiDE")
+#: peers through neuralforecast (the optional ``bench`` extra), run by :mod:`crossscale_ext.benchmarks.nf_peers`
+NF_MODELS: tuple[str, ...] = ("PatchTST", "iTransformer")
 DEFAULT_HORIZONS: tuple[int, ...] = (96, 192, 336, 720)
 INPUT_LENGTH = 96
 BATCH_SIZE = 32
@@ -81,8 +83,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"data sets, among {', '.join(DATASETS)} (default: ETTh1)")
     parser.add_argument("--horizons", nargs="+", type=int, default=list(DEFAULT_HORIZONS), metavar="H",
                         help="forecast horizons (default: 96 192 336 720)")
-    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS, metavar="MODEL",
-                        help=f"models, among {', '.join(MODELS)} (default: all)")
+    parser.add_argument("--models", nargs="+", default=None, choices=MODELS + NF_MODELS, metavar="MODEL",
+                        help=f"models, among {', '.join(MODELS + NF_MODELS)} (default: all; {' and '.join(NF_MODELS)} "
+                             "need neuralforecast: pip install 'crossscale_ext[bench]', and are left out, with a "
+                             "message, when it is not installed)")
     parser.add_argument("--epochs", type=int, default=20, help="maximum epochs for every model (default: 20)")
     parser.add_argument("--patience", type=int, default=3,
                         help="early-stopping patience on the validation loss (default: 3)")
@@ -440,6 +444,11 @@ def run(args: argparse.Namespace) -> int:
         args.epochs = 1
         if args.horizons == list(DEFAULT_HORIZONS):
             args.horizons = [96]
+    if args.models is None:
+        args.models = list(MODELS) + (list(NF_MODELS) if neuralforecast_available() else [])
+        if not neuralforecast_available():
+            print(f"Note: {' and '.join(NF_MODELS)} left out: neuralforecast is not installed "
+                  "(pip install 'crossscale_ext[bench]').", file=sys.stderr)
     datasets = {name: load_long_horizon(name, INPUT_LENGTH, data_dir=args.data_dir) for name in args.dataset}
     tasks = [(d, h, m) for d in args.dataset for h in args.horizons for m in args.models]
     rows: list[BenchmarkRow] = []
@@ -451,7 +460,15 @@ def run(args: argparse.Namespace) -> int:
             train, val, test = _quick_subsets(data, horizon)
         else:
             train, val, test = data.train, data.val, data.test
-        row = run_one(model_name, data, horizon, args, train, val, test)
+        if model_name in NF_MODELS:
+            from crossscale_ext.benchmarks.nf_peers import run_neuralforecast_peer
+
+            row = BenchmarkRow(**run_neuralforecast_peer(
+                model_name, data, horizon, epochs=args.epochs, patience=args.patience, seed=args.seed,
+                quick=args.quick, lr_gamma=None if args.schedule == "reference" else args.lr_gamma,
+                score_test=not args.no_test))
+        else:
+            row = run_one(model_name, data, horizon, args, train, val, test)
         rows.append(row)
         progress.write(f"{dataset} H={horizon} {model_name}: MSE {row.mse:.4f} MAE {row.mae:.4f} "
                        f"({row.epochs_run} epochs, {row.train_seconds_per_epoch:.1f} s/epoch)")
@@ -459,6 +476,13 @@ def run(args: argparse.Namespace) -> int:
     print(format_markdown(rows, command, args.quick))
     print(f"\nWrote {csv_path} and {md_path}")
     return 0
+
+
+def neuralforecast_available() -> bool:
+    """Whether the optional neuralforecast peers can run (``pip install 'crossscale_ext[bench]'``)."""
+    import importlib.util
+
+    return importlib.util.find_spec("neuralforecast") is not None
 
 
 def _command_line(args: argparse.Namespace) -> str:
