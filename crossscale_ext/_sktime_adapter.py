@@ -43,6 +43,8 @@ __all__ = [
     "SALIENCY_KINDS",
     "absolute_index",
     "build_darts_model",
+    "check_index_and_columns",
+    "check_index_type",
     "check_numeric_complete",
     "check_training_params",
     "checked_alphas",
@@ -121,7 +123,7 @@ def check_numeric_complete(data: Any, name: str) -> None:
         For missing values (NaN).
     """
     frame = _as_frame(data)
-    if frame is None or frame.empty:
+    if frame is None:
         return
     non_numeric = {column: str(dtype) for column, dtype in frame.dtypes.items()
                    if not pd.api.types.is_numeric_dtype(dtype)}
@@ -137,13 +139,94 @@ def check_numeric_complete(data: Any, name: str) -> None:
         )
     missing = frame.isna().sum()
     missing = missing[missing > 0]
+    where = "a TransformedTargetForecaster" if name == "y" else "a ForecastingPipeline"
+    use = "train or forecast" if name == "y" else "use X"
     if len(missing):
         counts = {column: int(count) for column, count in missing.items()}
-        where = "a TransformedTargetForecaster" if name == "y" else "a ForecastingPipeline"
         raise ValueError(
             f"{name} has missing values (NaN) in column(s) {counts} (column: number of NaN): CrossScaleNetForecaster "
-            f"cannot {'train or forecast' if name == 'y' else 'use X'} with missing values. Fill them first, e.g. "
+            f"cannot {use} with missing values. Fill them first, e.g. "
             f"{name}.ffill().bfill() or sktime's Imputer (sktime.transformations.series.impute.Imputer) in {where}."
+        )
+    infinite = np.isinf(frame.to_numpy(dtype=np.float64)).sum(axis=0)
+    if infinite.any():
+        counts = {column: int(count) for column, count in zip(frame.columns, infinite) if count}
+        raise ValueError(
+            f"{name} has infinite values in column(s) {counts} (column: number of inf): CrossScaleNetForecaster cannot "
+            f"{use} with infinite values. Replace them first, e.g. {name}.replace([np.inf, -np.inf], np.nan) followed "
+            f"by {name}.ffill().bfill() or sktime's Imputer in {where}, or clip them."
+        )
+
+
+def check_index_and_columns(y: Any, X: Any) -> None:
+    """Raise an error naming the fix for data without columns, an unsorted time index, or an ``X`` not covering ``y``.
+
+    Runs before sktime's own input checks, whose messages for these cases ("Unsupported input data type", "indices
+    ... are not contained in index") name no fix. Only pandas ``y`` and ``X`` are checked; the rest is left to
+    sktime.
+
+    Parameters
+    ----------
+    y, X : Any
+        ``y`` and ``X`` as passed to ``fit``, ``update`` or ``predict`` (either may be None).
+
+    Raises
+    ------
+    ValueError
+        For a ``y`` or ``X`` DataFrame without columns, an unsorted (single-series) time index, or an ``X`` that
+        lacks time points of ``y``.
+    """
+    for name, data in (("y", y), ("X", X)):
+        if isinstance(data, pd.DataFrame) and data.shape[1] == 0:
+            fix = ("pass at least one numeric column" if name == "y" else
+                   "pass X with the columns seen in fit, or X=None for a forecaster fit without exogenous data")
+            raise ValueError(f"{name} has no columns: CrossScaleNetForecaster needs numeric columns; {fix}.")
+        if isinstance(data, pd.DataFrame | pd.Series) and not isinstance(data.index, pd.MultiIndex):
+            if not data.index.is_monotonic_increasing:
+                raise ValueError(
+                    f"The time index of {name} is not sorted: CrossScaleNetForecaster needs time points in increasing "
+                    f"order. Sort it first with {name}.sort_index() (and drop duplicated time points)."
+                )
+    if isinstance(y, pd.DataFrame | pd.Series) and isinstance(X, pd.DataFrame | pd.Series):
+        check_index_type(X, y, "X", "y")
+        if y.index.nlevels == X.index.nlevels:
+            lacking = y.index[~y.index.isin(X.index)]
+            if len(lacking):
+                raise ValueError(
+                    f"X lacks {len(lacking)} of y's time points (first: {[str(t) for t in lacking[:3]]}): "
+                    "CrossScaleNetForecaster needs X at every time point of y. Pass X covering y's whole span, or "
+                    "trim y to the time points X covers."
+                )
+
+
+def _time_index_kind(index: pd.Index) -> str:
+    """``"DatetimeIndex"``, ``"PeriodIndex"``, ``"integer index"`` or the class name, of the time level of ``index``."""
+    if isinstance(index, pd.MultiIndex):
+        index = index.levels[-1]
+    if isinstance(index, pd.DatetimeIndex | pd.PeriodIndex):
+        return type(index).__name__
+    return "integer index" if pd.api.types.is_integer_dtype(index.dtype) else type(index).__name__
+
+
+def check_index_type(data: Any, reference: Any, name: str, reference_name: str) -> None:
+    """Raise a ``ValueError`` naming the fix when ``data``'s time index is of another kind than ``reference``'s.
+
+    E.g. X with a PeriodIndex for a y with a DatetimeIndex, which pandas cannot even sort together. Objects other
+    than pandas ones are left to sktime.
+
+    Raises
+    ------
+    ValueError
+        Naming both index kinds.
+    """
+    if not isinstance(data, pd.DataFrame | pd.Series) or not isinstance(reference, pd.DataFrame | pd.Series):
+        return
+    kind, expected = _time_index_kind(data.index), _time_index_kind(reference.index)
+    if kind != expected:
+        raise ValueError(
+            f"{name} has a {kind} as time index but {reference_name} has a {expected}: CrossScaleNetForecaster needs "
+            f"one index kind. Pass {name} indexed like {reference_name} (e.g. convert with .to_timestamp() or "
+            ".to_period(freq))."
         )
 
 
@@ -598,7 +681,8 @@ class DartsAdapter:
             )
         if list(y.columns) != self.y_columns:
             raise ValueError(
-                f"y passed to update has columns {list(y.columns)}, but the forecaster was fit on {self.y_columns}."
+                f"y passed to update has columns {list(y.columns)}, but the forecaster was fit on {self.y_columns}: "
+                f"pass y with exactly the columns {self.y_columns} to update, or refit with the new columns."
             )
         return merge_frames(seen_y, y), merge_frames(seen_X, X)
 

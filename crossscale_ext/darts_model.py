@@ -7,6 +7,7 @@ The model wraps the plain :class:`~crossscale_ext.network.CrossScaleNet`; explai
 
 from __future__ import annotations
 
+import copy
 import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any, Literal
@@ -52,6 +53,55 @@ def _as_series_list(name: str, value: Any) -> list[TimeSeries]:
         f"{name} must be a darts TimeSeries or a sequence of TimeSeries; got {type(value).__name__}. Build one with "
         "TimeSeries.from_dataframe(...) or TimeSeries.from_values(...)."
     )
+
+
+def _check_finite_float(label: str, ts: TimeSeries, role: str) -> None:
+    """``TypeError`` for a non-float ``ts``, ``ValueError`` naming the count, first time point and fix for NaN / inf."""
+    values = ts.values(copy=False)
+    if not np.issubdtype(values.dtype, np.floating):
+        raise TypeError(
+            f"{label} holds {values.dtype} values; CrossScaleNetModel needs floating-point series. Cast it first, "
+            "e.g. series.astype(np.float32)."
+        )
+    finite = np.isfinite(values)
+    if finite.all():
+        return
+    n_missing = int(np.isnan(values).sum())
+    n_infinite = int(values.size - finite.sum()) - n_missing
+    first = ts.time_index[int(np.argwhere(~finite)[0, 0])]
+    if n_missing:
+        raise ValueError(
+            f"{label} has {n_missing} missing (NaN) value(s) (the first at {first}); CrossScaleNetModel cannot {role} "
+            "on missing values. Fill them first, e.g. with darts.dataprocessing.transformers.MissingValuesFiller or "
+            "TimeSeries.fill_missing_values()."
+        )
+    raise ValueError(
+        f"{label} has {n_infinite} infinite value(s) (the first at {first}); CrossScaleNetModel cannot {role} on "
+        "infinite values. Replace them first: mark them missing, e.g. series.with_values(np.where(np.isinf(v), "
+        "np.nan, v)) with v = series.values(), and fill them with TimeSeries.fill_missing_values(), or clip them."
+    )
+
+
+def _cast_series(value: Any, dtype: type) -> Any:
+    """``value`` (None, a ``TimeSeries`` or a sequence of them) with every series cast to ``dtype`` where it differs."""
+    if value is None:
+        return None
+    if isinstance(value, TimeSeries):
+        return value if value.dtype == dtype else value.astype(dtype)
+    return [ts if ts.dtype == dtype else ts.astype(dtype) for ts in value]
+
+
+def _check_finite_forecast(forecast: TimeSeries | Sequence[TimeSeries]) -> None:
+    """``ValueError`` instead of returning a forecast that holds NaN or infinite values."""
+    for i, ts in enumerate(series2seq(forecast)):
+        values = ts.all_values(copy=False)
+        if not np.isfinite(values).all():
+            raise ValueError(
+                f"CrossScaleNetModel's forecast of series[{i}] holds {int((~np.isfinite(values)).sum())} non-finite "
+                f"value(s) although its inputs are finite: the values overflow the model's {values.dtype} "
+                "arithmetic. Scale the series first (e.g. darts.dataprocessing.transformers.Scaler) and refit, or "
+                "fit on float64 series (series.astype(np.float64))."
+            )
 
 
 def _use_monte_carlo_dropout(module: nn.Module) -> None:
@@ -257,19 +307,30 @@ class CrossScaleNetModel(MixedCovariatesTorchModel):
         min_length: int,
         role: str,
     ) -> None:
-        """Clear errors for short series and missing values, before Darts' deeper checks."""
-        if series is None:
-            return
+        """Clear errors for short series and non-finite or non-float values, before Darts' deeper checks.
+
+        The covariates are checked even when ``series`` is None (``predict`` on the training series).
+
+        Raises
+        ------
+        TypeError
+            When an input is not a ``TimeSeries`` (or a sequence of them) or holds non-float values.
+        ValueError
+            For missing (NaN) or infinite values, naming the series, the count, the first time point and the fix,
+            and for a ``series`` shorter than ``min_length``.
+        """
         for name, group in (("series", series), ("past_covariates", past_covariates),
                             ("future_covariates", future_covariates)):
             for i, ts in enumerate(_as_series_list(name, group)):
-                n_missing = int(np.isnan(ts.values(copy=False)).sum())
-                if n_missing:
+                if name != "series" and len(ts) == 0:
                     raise ValueError(
-                        f"{name}[{i}] has {n_missing} missing (NaN) value(s); CrossScaleNetModel cannot {role} on "
-                        "missing values. Fill them first, e.g. with "
-                        "darts.dataprocessing.transformers.MissingValuesFiller or TimeSeries.fill_missing_values()."
+                        f"{name}[{i}] is empty (0 time steps); CrossScaleNetModel cannot {role} with it. Pass "
+                        f"{name} that cover the input window (and, for future covariates, the forecast), or leave "
+                        "them out if the model was fit without them."
                     )
+                _check_finite_float(f"{name}[{i}]", ts, role)
+        if series is None:
+            return
         for i, ts in enumerate(series2seq(series)):
             if len(ts) < min_length:
                 raise ValueError(
@@ -290,8 +351,25 @@ class CrossScaleNetModel(MixedCovariatesTorchModel):
         past_covariates: TimeSeries | Sequence[TimeSeries] | None,
         future_covariates: TimeSeries | Sequence[TimeSeries] | None,
     ) -> None:
-        """Training covariates must cover every training window of their target series."""
+        """Training covariates must cover every training window of their target series; widths must agree.
+
+        Raises
+        ------
+        ValueError
+            When the series of one group (targets, past or future covariates) differ in their number of
+            components, when a covariate group has another number of series than the targets, or when covariates
+            do not cover their target's training windows.
+        """
         targets = _as_series_list("series", series)
+        for name, group in (("series", targets), ("past_covariates", past_covariates),
+                            ("future_covariates", future_covariates)):
+            widths = [ts.width for ts in _as_series_list(name, group)]
+            if len(set(widths)) > 1:
+                raise ValueError(
+                    f"The series in {name} have different numbers of components ({widths}); one CrossScaleNetModel "
+                    f"is trained on series of one width. Give every series of {name} the same components (e.g. "
+                    "add the missing ones, or fit one model per width)."
+                )
         lead = self.output_chunk_length + self.output_chunk_shift
         for name, group, end_offset in (("past_covariates", past_covariates, -lead), ("future_covariates",
                                                                                       future_covariates, 0)):
@@ -322,8 +400,28 @@ class CrossScaleNetModel(MixedCovariatesTorchModel):
     ) -> CrossScaleNetModel:
         """Fit the model; see Darts' ``TorchForecastingModel.fit`` for every argument.
 
-        Raises ``ValueError`` before training when a series is shorter than
-        ``input_chunk_length + output_chunk_length + output_chunk_shift`` or any input holds NaN.
+        Inputs are checked before training, and a ``float16`` target is trained in ``float32`` (a lossless cast;
+        Darts would train in bfloat16): the model trains in ``float64`` when a target series is ``float64``, else
+        in ``float32``, and the covariates and validation series are cast to that precision (mixed precisions
+        would fail inside torch).
+
+        A failed call leaves the model as it was: when training raises (``TrainingDivergedError``, an error in a
+        callback, ``KeyboardInterrupt``, ...), the attributes Darts' ``fit`` replaces (Lightning module, trainer,
+        training series, covariate usage, random state) are put back, and so are the weights and train / eval
+        state of an already fitted module, which a further ``fit`` keeps training in place. The model then
+        predicts exactly what it predicted before the call (a never-fitted model stays unfitted). The cost is one
+        copy of the weights during the call. Checkpoint files written before the failure are not removed.
+
+        Raises
+        ------
+        ValueError
+            Before training, when a series is shorter than ``input_chunk_length + output_chunk_length +
+            output_chunk_shift``, any input holds NaN or infinite values, or the covariates do not cover the
+            target series.
+        TypeError
+            Before training, for inputs that are not ``TimeSeries`` or hold non-float values.
+        TrainingDivergedError
+            When the training loss becomes NaN or infinite (the previous state is restored).
         """
         self._check_inputs(
             series,
@@ -336,7 +434,48 @@ class CrossScaleNetModel(MixedCovariatesTorchModel):
         for key in ("val_series", "val_past_covariates", "val_future_covariates"):
             if kwargs.get(key) is not None:
                 self._check_inputs(kwargs[key], None, None, 0, "validate")
-        return super().fit(series, past_covariates, future_covariates, *args, **kwargs)
+        dtype = np.float64 if any(ts.dtype == np.float64 for ts in _as_series_list("series", series)) else np.float32
+        series, past_covariates, future_covariates = (
+            _cast_series(value, dtype) for value in (series, past_covariates, future_covariates)
+        )
+        for key in ("val_series", "val_past_covariates", "val_future_covariates"):
+            if kwargs.get(key) is not None:
+                kwargs[key] = _cast_series(kwargs[key], dtype)
+        snapshot = self._fit_snapshot()
+        try:
+            return super().fit(series, past_covariates, future_covariates, *args, **kwargs)
+        except BaseException:
+            self._restore_fit_snapshot(snapshot)
+            raise
+
+    def _fit_snapshot(self) -> dict[str, Any]:
+        """What a failed :meth:`fit` must put back: the model's attributes and its fitted module's state."""
+        attributes = self.__dict__.copy()
+        if "_random_instance" in attributes:  # advanced by Darts' random_method on every fit / predict
+            attributes["_random_instance"] = copy.deepcopy(attributes["_random_instance"])
+        module = self.model
+        if module is None:
+            return {"attributes": attributes, "module": None}
+        return {
+            "attributes": attributes,
+            "module": module,
+            "module_attributes": module.__dict__.copy(),
+            "weights": {name: value.detach().clone() for name, value in module.state_dict().items()},
+            "modes": [child.training for child in module.modules()],
+        }
+
+    def _restore_fit_snapshot(self, snapshot: dict[str, Any]) -> None:
+        """Undo a failed :meth:`fit` (see there), from :meth:`_fit_snapshot`'s record."""
+        self.__dict__.clear()
+        self.__dict__.update(snapshot["attributes"])
+        module = snapshot["module"]
+        if module is None:
+            return
+        module.__dict__.update(snapshot["module_attributes"])
+        with torch.no_grad():
+            module.load_state_dict(snapshot["weights"])
+        for child, training in zip(module.modules(), snapshot["modes"]):
+            child.training = training
 
     @staticmethod
     def load(
@@ -391,12 +530,27 @@ class CrossScaleNetModel(MixedCovariatesTorchModel):
     ):
         """Forecast ``n`` steps; see Darts' ``TorchForecastingModel.predict`` for every argument.
 
-        Raises ``ValueError`` when called before ``fit``, or when a series is shorter than
-        ``input_chunk_length`` or holds NaN.
+        Series and covariates of another floating-point precision than the model's (e.g. ``float64`` or
+        ``float16`` for a model trained on ``float32``) are cast to it, as the network cannot mix them.
+
+        Raises
+        ------
+        ValueError
+            When called before ``fit``; when a series is shorter than ``input_chunk_length`` or an input holds
+            NaN or infinite values; when the forecast itself is not finite (values too large for the model's
+            precision), instead of returning it.
+        TypeError
+            For inputs that are not ``TimeSeries`` or hold non-float values.
         """
         self._require_fitted("predict()")
         self._check_inputs(series, past_covariates, future_covariates, self.input_chunk_length, "predict")
-        return super().predict(n, series, past_covariates, future_covariates, *args, **kwargs)
+        dtype = np.float64 if next(self.model.parameters()).dtype == torch.float64 else np.float32
+        series, past_covariates, future_covariates = (
+            _cast_series(value, dtype) for value in (series, past_covariates, future_covariates)
+        )
+        forecast = super().predict(n, series, past_covariates, future_covariates, *args, **kwargs)
+        _check_finite_forecast(forecast)
+        return forecast
 
     def predict_from_dataset(self, n: int, dataset: Any, trainer: Any = None, *args: Any, **kwargs: Any):
         """Darts' ``predict_from_dataset`` (used by ``predict`` and ``historical_forecasts``).

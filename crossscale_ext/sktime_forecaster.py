@@ -9,7 +9,7 @@ sktime keeps them in ``sktime/forecasting/base/adapters/_darts.py``. Importing t
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Literal
 
@@ -263,9 +263,90 @@ class CrossScaleNetForecaster(BaseForecaster):
         sktime rejects missing values and non-numeric columns inside ``fit``, ``update`` and every ``predict*``
         (all call this method) before ``_fit`` sees the data, with messages that name neither column nor fix.
         """
+        adapter.check_index_and_columns(y, X)
+        seen = getattr(self, "_cur_y", None)  # after fit: X in predict and y in update must be indexed like it
+        adapter.check_index_type(y, seen, "y", "the y seen in fit")
+        adapter.check_index_type(X, seen, "X", "the y seen in fit")
         adapter.check_numeric_complete(y, "y")
         adapter.check_numeric_complete(X, "X")
         return super()._check_X_y(X, y, *args, **kwargs)
+
+    def _restoring_state(self, call: Callable[[], Any]) -> Any:
+        """Run ``call`` (sktime's ``fit`` or ``update``); on any exception put the forecaster's state back first.
+
+        sktime's ``fit`` resets the forecaster (deletes every attribute, runs ``__init__``) and ``update`` moves
+        the cutoff before the inner ``_fit`` / ``_update`` runs, so a failure there would leave a half-changed
+        forecaster. The snapshot is the instance dictionary (with its dict values copied); ``reset`` and the
+        inner methods replace attributes rather than change them in place, and the Darts model that
+        ``update(update_params=True)`` with ``update_epochs > 0`` trains in place restores itself on failure
+        (:meth:`CrossScaleNetModel.fit <crossscale_ext.darts_model.CrossScaleNetModel.fit>`).
+        """
+        snapshot = {key: dict(value) if type(value) is dict else value for key, value in self.__dict__.items()}
+        try:
+            return call()
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(snapshot)
+            raise
+
+    def fit(self, y, X=None, fh=None):
+        """Fit forecaster to training data; sktime's ``BaseForecaster.fit``, restoring the state on failure.
+
+        Parameters
+        ----------
+        y : time series in an sktime compatible data container format
+            Time series to fit the forecaster to (see the class docstring for the index types).
+        X : time series in an sktime compatible data container format, optional (default=None)
+            Future-known exogenous time series, with a row for every time point of ``y``.
+        fh : int, list, pd.Index coercible, or ForecastingHorizon, optional (default=None)
+            Forecasting horizon (not needed in fit).
+
+        Returns
+        -------
+        self : reference to self.
+
+        Raises
+        ------
+        TypeError
+            When ``y`` is None or not numeric.
+        ValueError
+            For missing or infinite values, an unsorted or irregular time index, too short series, or an ``X`` that
+            does not cover ``y``, naming the fix.
+
+        Notes
+        -----
+        A failed fit (bad input, ``TrainingDivergedError``, ``KeyboardInterrupt``, ...) leaves the forecaster as it
+        was before the call: a fitted forecaster stays fitted on its previous data and predicts exactly what it
+        predicted before, an unfitted one stays unfitted.
+        """
+        if y is None:
+            raise TypeError("y must be given to fit: pass the series to forecast (e.g. a pd.DataFrame or pd.Series).")
+        return self._restoring_state(lambda: super(CrossScaleNetForecaster, self).fit(y, X=X, fh=fh))
+
+    def update(self, y, X=None, update_params=True):
+        """Update the forecaster with new data; sktime's ``BaseForecaster.update``, restoring the state on failure.
+
+        Parameters
+        ----------
+        y : time series in an sktime compatible data container format
+            New observations (rows after or overlapping the data seen so far; new values win).
+        X : time series in an sktime compatible data container format, optional (default=None)
+            Exogenous data for the new time points; needed when fit had X.
+        update_params : bool, optional (default=True)
+            Whether to retrain (see ``update_epochs``) or only append the data.
+
+        Returns
+        -------
+        self : reference to self.
+
+        Notes
+        -----
+        A failed update (bad input, a diverging retraining, ...) leaves the forecaster as it was before the call:
+        same cutoff, same data, same weights, the same predictions.
+        """
+        return self._restoring_state(
+            lambda: super(CrossScaleNetForecaster, self).update(y, X=X, update_params=update_params)
+        )
 
     def _seen_instances(self) -> list[adapter.Instance]:
         """The series seen so far (fit plus updates)."""

@@ -1,13 +1,16 @@
-"""Bad input to CrossScaleNetModel raises a clear error that names the problem and the fix."""
+"""Bad input to CrossScaleNetModel raises a clear error that names the problem and the fix; a failed fit / update
+leaves both wrappers as they were."""
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
+import torch
 from darts.utils.timeseries_generation import linear_timeseries
 from support import TINY, noisy_sine
 
-from crossscale_ext import CrossScaleNetModel
+from crossscale_ext import CrossScaleNetForecaster, CrossScaleNetModel
 
 
 def make(trainer_kwargs) -> CrossScaleNetModel:
@@ -98,3 +101,159 @@ def test_diverging_training_stops_with_a_clear_error(trainer_kwargs):
                                pl_trainer_kwargs=trainer_kwargs)
     with pytest.raises(TrainingDivergedError, match=r"training diverged.*Lower the learning rate"):
         model.fit(noisy_sine(length=200))
+
+
+# ---------------------------------------------------------------- a failed fit / update leaves the previous state
+def _predictions(model: CrossScaleNetModel, series) -> np.ndarray:
+    return model.predict(8, series=series).values()
+
+
+def _weights(model: CrossScaleNetModel) -> dict:
+    return {name: value.detach().clone() for name, value in model.model.state_dict().items()}
+
+
+def _assert_same_weights(model: CrossScaleNetModel, weights: dict) -> None:
+    current = model.model.state_dict()
+    assert current.keys() == weights.keys()
+    for name, value in weights.items():
+        assert torch.equal(current[name], value), name
+
+
+def test_failed_fit_on_bad_input_keeps_the_fitted_darts_model(trainer_kwargs):
+    series = noisy_sine(length=200)
+    model = make(trainer_kwargs).fit(series)
+    before, weights, module = _predictions(model, series), _weights(model), model.model
+    broken = series.with_values(np.where(np.arange(200)[:, None] == 7, np.inf, series.values()))
+    with pytest.raises(ValueError, match="infinite"):
+        model.fit(broken)
+    assert model.model is module
+    _assert_same_weights(model, weights)
+    np.testing.assert_array_equal(_predictions(model, series), before)
+
+
+def test_diverging_refit_keeps_the_fitted_darts_model(trainer_kwargs):
+    from crossscale_ext.darts_model import TrainingDivergedError
+
+    series = noisy_sine(length=200)
+    model = make(trainer_kwargs).fit(series)
+    before, weights, trainer = _predictions(model, series), _weights(model), model.trainer
+    # a further fit keeps training the fitted module in place; lr 1e8 makes that training diverge
+    model.model.optimizer_kwargs = {"lr": 1e8}
+    with pytest.raises(TrainingDivergedError):
+        model.fit(series, epochs=3)
+    _assert_same_weights(model, weights)
+    assert model.trainer is trainer
+    np.testing.assert_array_equal(_predictions(model, series), before)
+    # the model is still usable: training at a sane rate continues from the restored weights
+    model.model.optimizer_kwargs = {"lr": 1e-3}
+    model.fit(series, epochs=2)
+    assert np.isfinite(_predictions(model, series)).all()
+
+
+def test_fit_that_fails_mid_training_restores_the_weights(trainer_kwargs):
+    import pytorch_lightning as pl
+
+    class FailAfterThreeSteps(pl.Callback):
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            if trainer.global_step >= 3:
+                raise RuntimeError("simulated failure after 3 optimiser steps")
+
+    series = noisy_sine(length=300)
+    model = make(trainer_kwargs).fit(series)
+    before, weights = _predictions(model, series), _weights(model)
+    trainer = pl.Trainer(max_epochs=2, callbacks=[FailAfterThreeSteps()], **trainer_kwargs)
+    with pytest.raises(RuntimeError, match="simulated failure"):
+        model.fit(series, trainer=trainer)
+    _assert_same_weights(model, weights)  # the three steps taken in place are undone
+    np.testing.assert_array_equal(_predictions(model, series), before)
+
+
+def test_failed_first_fit_leaves_the_darts_model_unfitted(trainer_kwargs):
+    from crossscale_ext.darts_model import TrainingDivergedError
+
+    model = CrossScaleNetModel(**(TINY | {"n_epochs": 3, "optimizer_kwargs": {"lr": 1e8}}),
+                               pl_trainer_kwargs=trainer_kwargs)
+    with pytest.raises(TrainingDivergedError):
+        model.fit(noisy_sine(length=200))
+    assert model.model is None and model.training_series is None
+    with pytest.raises(ValueError, match="must be fitted before"):
+        model.predict(8, series=noisy_sine(length=100))
+
+
+def _sk_y(length: int = 120, seed: int = 0) -> pd.DataFrame:
+    values = noisy_sine(length=length, seed=seed).values()[:, 0] + 2.0
+    return pd.DataFrame({"a": values}, index=pd.date_range("2024-01-01", periods=length, freq="h"))
+
+
+def _sk_forecaster(trainer_kwargs, **kwargs) -> CrossScaleNetForecaster:
+    small = {key: TINY[key] for key in ("input_chunk_length", "output_chunk_length", "n_scales", "base_patch_length",
+                                        "moving_avg_kernel", "d_model", "n_epochs", "batch_size", "random_state")}
+    return CrossScaleNetForecaster(**(small | {"pl_trainer_kwargs": trainer_kwargs} | kwargs))
+
+
+def _sk_state(forecaster: CrossScaleNetForecaster) -> tuple:
+    return (forecaster.predict(fh=[1, 2, 3, 12]), forecaster.cutoff, forecaster.darts_model_,
+            forecaster._cur_y.copy())
+
+
+def _assert_same_sk_state(forecaster: CrossScaleNetForecaster, state: tuple) -> None:
+    prediction, cutoff, darts_model, seen_y = state
+    assert forecaster.is_fitted
+    assert forecaster.cutoff.equals(cutoff)
+    assert forecaster.darts_model_ is darts_model
+    pd.testing.assert_frame_equal(forecaster._cur_y, seen_y)
+    pd.testing.assert_frame_equal(forecaster.predict(fh=[1, 2, 3, 12]), prediction)
+
+
+def test_failed_sktime_fit_keeps_the_previous_fit(trainer_kwargs):
+    from crossscale_ext.darts_model import TrainingDivergedError
+
+    forecaster = _sk_forecaster(trainer_kwargs).fit(_sk_y())
+    state = _sk_state(forecaster)
+    broken = _sk_y(seed=1)
+    broken.iloc[5, 0] = np.inf
+    with pytest.raises(ValueError, match="infinite values"):
+        forecaster.fit(broken)
+    _assert_same_sk_state(forecaster, state)
+    with pytest.raises(ValueError, match="needs at least 40 to fit"):
+        forecaster.fit(_sk_y(length=30))
+    _assert_same_sk_state(forecaster, state)
+    # a refit whose training diverges (sktime's fit resets the forecaster first: the reset is undone as well)
+    forecaster.optimizer_kwargs = {"lr": 1e8}
+    with pytest.raises(TrainingDivergedError):
+        forecaster.fit(_sk_y(seed=2))
+    _assert_same_sk_state(forecaster, state)
+
+
+def test_failed_sktime_fit_of_an_unfitted_forecaster_leaves_it_unfitted(trainer_kwargs):
+    forecaster = _sk_forecaster(trainer_kwargs)
+    with pytest.raises(ValueError, match="infinite values"):
+        forecaster.fit(_sk_y().replace(_sk_y().iloc[3, 0], np.inf))
+    assert not forecaster.is_fitted
+    with pytest.raises(TypeError, match="y must be given to fit"):
+        forecaster.fit(None)
+
+
+@pytest.mark.parametrize("update_epochs", [0, 2])
+def test_failed_sktime_update_keeps_the_previous_state(trainer_kwargs, update_epochs):
+    from crossscale_ext.darts_model import TrainingDivergedError
+
+    y = _sk_y(length=160)
+    forecaster = _sk_forecaster(trainer_kwargs, update_epochs=update_epochs).fit(y.iloc[:120])
+    state = _sk_state(forecaster)
+    weights = _weights(forecaster.darts_model_)
+    bad = y.iloc[120:].copy()
+    bad.iloc[3, 0] = -np.inf
+    for update_params in (False, True):  # bad input: the cutoff must not move
+        with pytest.raises(ValueError, match="infinite values"):
+            forecaster.update(bad, update_params=update_params)
+        _assert_same_sk_state(forecaster, state)
+    # a retraining that diverges: a fresh model (update_epochs=0) or the fitted one fine-tuned in place
+    if update_epochs == 0:
+        forecaster.optimizer_kwargs = {"lr": 1e8}
+    else:
+        forecaster.darts_model_.model.optimizer_kwargs = {"lr": 1e8}
+    with pytest.raises(TrainingDivergedError):
+        forecaster.update(y.iloc[120:], update_params=True)
+    _assert_same_sk_state(forecaster, state)
+    _assert_same_weights(forecaster.darts_model_, weights)
