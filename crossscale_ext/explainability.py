@@ -462,12 +462,16 @@ def _window_indices(model: CrossScaleNetModel, ts: TimeSeries, pred_times: list[
     future = generate_index(start=ts.end_time() + freq, length=shift + horizon + 1, freq=freq)
     extended = ts.time_index.append(future)
     positions = extended.get_indexer(pd.Index(pred_times))
-    if (positions >= 0).all():
+    first_inputs = positions - (shift + length)
+    if (positions >= 0).all() and (first_inputs >= 0).all() and (positions + horizon <= len(extended)).all():
         values = np.asarray(extended)
-        input_positions = positions[:, None] - (shift + length) + np.arange(length)[None, :]
-        if (input_positions[:, 0] >= 0).all() and (positions + horizon <= len(extended)).all():
-            forecast_positions = positions[:, None] + np.arange(horizon)[None, :]
-            return values[input_positions], values[forecast_positions]
+        input_index = np.empty((len(positions), length), dtype=values.dtype)
+        forecast_index = np.empty((len(positions), horizon), dtype=values.dtype)
+        for low in range(0, len(positions), 8192):  # in blocks: no (W, L) array of positions besides the result
+            block = slice(low, low + 8192)
+            input_index[block] = values[first_inputs[block, None] + np.arange(length)[None, :]]
+            forecast_index[block] = values[positions[block, None] + np.arange(horizon)[None, :]]
+        return input_index, forecast_index
     input_index, forecast_index = [], []
     for pred_time in pred_times:
         input_end = pred_time - (shift + 1) * freq
