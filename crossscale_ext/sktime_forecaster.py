@@ -473,6 +473,11 @@ default="per_component"
         With exogenous X, forecast steps after the cutoff have no X (those of the last window, and of the final
         windows with ``windows="all"``): they get zeros. The attention maps do not read them, but the gradient
         maps of those windows are the gradients of a forecast with zero future X.
+
+        Memory: with ``windows="all"`` the frame has one float64 row per window and input time point, so
+        ``8 * input_chunk_length * K`` bytes per window for ``K`` columns plus its index (about 9 KB per window
+        for 96 time points and 8 columns before the index); the pass computes only the map of ``kind``. For long
+        data walk the windows in chunks with :meth:`iter_saliency`.
         """
         self.check_is_fitted()
         needs_gradients = adapter.saliency_needs_gradients(windows, kind, gradients)
