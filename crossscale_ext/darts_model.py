@@ -24,13 +24,29 @@ from darts.utils.ts_utils import series2seq
 from torch import nn
 
 from crossscale_ext._lightning import QUIET_TRAINER_KWARGS
+from crossscale_ext.checkpointing import EpochSeedCallback
 from crossscale_ext.config import ArchitectureConfig, fill_parameter_docs
-from crossscale_ext.explainability import CrossScaleNetExplainabilityResult, compute_saliency, explain, iter_saliency
+from crossscale_ext.explainability import (
+    _PASS_LOCK,
+    CrossScaleNetExplainabilityResult,
+    compute_saliency,
+    explain,
+    iter_saliency,
+)
 from crossscale_ext.network import CrossScaleNet
 from crossscale_ext.saliency import SaliencyResult
 
 # QUIET_TRAINER_KWARGS and CrossScaleNetExplainabilityResult are re-exported for code that imported them here.
 __all__ = ["CrossScaleNetModel", "CrossScaleNetExplainabilityResult", "QUIET_TRAINER_KWARGS", "TrainingDivergedError"]
+
+
+#: The one process-wide, re-entrant lock of every inference pass of CrossScaleNet models: ``predict``,
+#: ``historical_forecasts`` / ``backtest`` (through ``predict_from_dataset``), the saliency pass (it is
+#: ``explainability._PASS_LOCK``) and the sktime forecaster's forecasts. Several threads may share one fitted
+#: model: their calls run one at a time and return what sequential calls return. Process-wide rather than per model
+#: because the random draws of probabilistic forecasts and Monte Carlo dropout come from torch's global generator,
+#: which Darts reseeds in every ``predict``. ``fit`` does not take it: do not fit a model while other threads use it.
+INFERENCE_LOCK = _PASS_LOCK
 
 
 class TrainingDivergedError(RuntimeError):
@@ -267,6 +283,27 @@ class CrossScaleNetModel(MixedCovariatesTorchModel):
         for name, value in self.architecture.as_dict().items():
             setattr(self, name, value)
         self._considers_static_covariates = use_static_covariates
+        if self.save_checkpoints:
+            self._setup_resumable_checkpoints()
+
+    def _setup_resumable_checkpoints(self) -> None:
+        """With ``save_checkpoints=True``: a training resumed from a checkpoint repeats the uninterrupted one.
+
+        Adds an :class:`~crossscale_ext.checkpointing.EpochSeedCallback` (unless ``pl_trainer_kwargs`` holds one),
+        which seeds every epoch from a base seed kept in the checkpoints, and switches Lightning's checkpointing on
+        (``QUIET_TRAINER_KWARGS`` switch it off, which Lightning would refuse together with Darts' checkpoint
+        callbacks).
+        """
+        callbacks = self.trainer_params.setdefault("callbacks", [])
+        if not any(isinstance(callback, EpochSeedCallback) for callback in callbacks):
+            callbacks.append(EpochSeedCallback())
+        self.trainer_params["enable_checkpointing"] = True
+
+    def __setstate__(self, state: dict) -> None:
+        """Darts' unpickling, which rebuilds the trainer callbacks; re-adds the resumable-checkpoint callback."""
+        super().__setstate__(state)
+        if self.save_checkpoints:
+            self._setup_resumable_checkpoints()
 
     def _create_model(self, train_sample: TorchTrainingSample) -> PLForecastingModule:
         past_features = (
@@ -512,6 +549,84 @@ class CrossScaleNetModel(MixedCovariatesTorchModel):
             )
         return model
 
+    @staticmethod
+    def load_from_checkpoint(
+        model_name: str,
+        work_dir: str | None = None,
+        file_name: str | None = None,
+        best: bool = True,
+        trusted: bool = False,
+        **kwargs: Any,
+    ) -> CrossScaleNetModel:
+        """Load a model from the checkpoints Darts saved during training (``save_checkpoints=True``).
+
+        Darts' ``load_from_checkpoint``, with its safe loading, and one clear ``ValueError`` for every refusal. To
+        resume a training that was interrupted (killed, crashed), load the *last* checkpoint (``best=False``) and
+        call ``fit`` again with the same data: it continues after the last saved epoch, up to ``n_epochs`` (see
+        the example).
+
+        With ``save_checkpoints=True``, :class:`~crossscale_ext.checkpointing.EpochSeedCallback` seeds every epoch
+        from a base seed stored in the checkpoints, so the resumed training draws the same batch order and dropout
+        as an uninterrupted one with the same ``random_state``, and ends with the same weights and validation loss
+        (on the same machine and library versions; see ``docs/darts.md``, "Checkpoints and resuming").
+
+        Parameters
+        ----------
+        model_name
+            The ``model_name`` the model was created with.
+        work_dir
+            Its ``work_dir`` (default: Darts' ``darts_logs`` folder in the current directory).
+        file_name
+            A checkpoint file in ``{work_dir}/{model_name}/checkpoints/``; default: the best one (``best=True``,
+            lowest validation loss) or the most recent one (``best=False``, the one to resume from).
+        best
+            See ``file_name``. Default ``True``, as in Darts.
+        trusted
+            As for :meth:`load`: ``True`` only for checkpoints you fully trust.
+        **kwargs
+            Passed to Darts (e.g. ``map_location="cpu"``).
+
+        Raises
+        ------
+        ValueError
+            When the folder holds no checkpoint of that model (or the file named is missing), or a file is
+            truncated, corrupt, refused by the safe loader, or not a CrossScaleNet checkpoint.
+
+        Examples
+        --------
+        >>> model = CrossScaleNetModel(96, 24, n_epochs=20, random_state=0, save_checkpoints=True,
+        ...                            model_name="my_model", work_dir="runs")  # doctest: +SKIP
+        >>> model.fit(series, val_series=val_series)  # killed after some epochs  # doctest: +SKIP
+        >>> model = CrossScaleNetModel.load_from_checkpoint("my_model", "runs", best=False)  # doctest: +SKIP
+        >>> model.fit(series, val_series=val_series)  # epochs after the last checkpoint, up to 20  # doctest: +SKIP
+        """
+        from darts.models.forecasting.torch_forecasting_model import TorchForecastingModel
+
+        where = f"model_name={model_name!r}, work_dir={work_dir!r}"
+        try:
+            model = TorchForecastingModel.load_from_checkpoint(
+                model_name, work_dir=work_dir, file_name=file_name, best=best, trusted=trusted, **kwargs
+            )
+        except FileNotFoundError as error:
+            raise ValueError(
+                f"No checkpoint to load for {where}: {error}. Checkpoints are written during fit only when the "
+                "model is created with save_checkpoints=True (and, for best=True, fit gets val_series); check "
+                "model_name and work_dir, or pass best=False for the most recent checkpoint."
+            ) from error
+        except Exception as error:  # noqa: BLE001 - Darts and the unpickler raise many types; one clear error for all
+            raise ValueError(
+                f"Cannot load the checkpoint of {where} as a CrossScaleNetModel: {type(error).__name__}: {error}. "
+                "The folder holds no complete CrossScaleNet checkpoint (missing, truncated or corrupt files), or a "
+                "file holds objects the safe loader refuses (it may run code when unpickled). Pass trusted=True only "
+                "for files you fully trust."
+            ) from error
+        if not isinstance(model, CrossScaleNetModel):
+            raise ValueError(
+                f"The checkpoint of {where} holds a {type(model).__name__}, not a CrossScaleNetModel: load it with "
+                f"{type(model).__name__}.load_from_checkpoint."
+            )
+        return model
+
     def _require_fitted(self, action: str) -> None:
         if self.model is None:
             raise ValueError(
@@ -548,7 +663,8 @@ class CrossScaleNetModel(MixedCovariatesTorchModel):
         series, past_covariates, future_covariates = (
             _cast_series(value, dtype) for value in (series, past_covariates, future_covariates)
         )
-        forecast = super().predict(n, series, past_covariates, future_covariates, *args, **kwargs)
+        with INFERENCE_LOCK:  # outside Darts' @random_method, which reseeds torch's global generator
+            forecast = super().predict(n, series, past_covariates, future_covariates, *args, **kwargs)
         _check_finite_forecast(forecast)
         return forecast
 
@@ -558,10 +674,15 @@ class CrossScaleNetModel(MixedCovariatesTorchModel):
         After training with a process-spawning strategy (``pl_trainer_kwargs={"strategy": "ddp_spawn", ...}``),
         Lightning returns no predictions to the main process and Darts would fail; unless a ``trainer`` is
         given, prediction then runs in this process on one device with the other trainer settings.
+
+        Runs under :data:`INFERENCE_LOCK`, as do :meth:`predict` and the saliency pass: Darts sets the prediction
+        parameters (``n``, ``num_samples``, Monte Carlo dropout, ...) on the shared Lightning module and Lightning
+        switches its train / eval state, so concurrent calls from several threads would mix them up.
         """
-        if trainer is None and self._spawns_processes():
-            trainer = self._single_process_trainer(kwargs.get("verbose"))
-        return super().predict_from_dataset(n, dataset, trainer, *args, **kwargs)
+        with INFERENCE_LOCK:
+            if trainer is None and self._spawns_processes():
+                trainer = self._single_process_trainer(kwargs.get("verbose"))
+            return super().predict_from_dataset(n, dataset, trainer, *args, **kwargs)
 
     def _spawns_processes(self) -> bool:
         strategy = (self.trainer_params or {}).get("strategy")
@@ -752,6 +873,7 @@ def _register_safe_globals() -> None:
     classes: list = [CrossScaleNetModel, _CrossScaleNetModule, CrossScaleNetExplainabilityResult]
     classes += [getattr(config, name) for name in config.__all__ if isinstance(getattr(config, name), type)]
     classes += [training.ReferenceLRSchedule]
+    classes += [EpochSeedCallback]
     classes += [getattr(network, name) for name in network.__all__ if isinstance(getattr(network, name), type)]
     classes += [getattr(saliency, name) for name in saliency.__all__ if isinstance(getattr(saliency, name), type)]
     with warnings.catch_warnings():

@@ -393,13 +393,20 @@ class CrossScaleNetForecaster(BaseForecaster):
             raise NotImplementedError(adapter.in_sample_message(str(error), self._cutoff)) from error
 
     def _forecast(self, fh: ForecastingHorizon, X: pd.DataFrame | None, alphas: list[float] | None) -> list:
-        """Forecasts of every series at ``fh`` (the point forecast when ``alphas`` is None); see the adapter."""
+        """Forecasts of every series at ``fh`` (the point forecast when ``alphas`` is None); see the adapter.
+
+        Runs under the Darts model's process-wide ``INFERENCE_LOCK`` (one forecast of several Darts calls at a time),
+        so threads sharing a fitted forecaster get what sequential calls get.
+        """
+        from crossscale_ext.darts_model import INFERENCE_LOCK
+
         X = self._adapter.checked_X(X, "predict")
         instances = self._seen_instances()
         levels = adapter.quantile_levels(self.quantiles)
-        return self._adapter.forecast(
-            self.darts_model_, instances, fh, X, levels, alphas, self.num_samples, self.random_state, self._quiet
-        )
+        with INFERENCE_LOCK:
+            return self._adapter.forecast(
+                self.darts_model_, instances, fh, X, levels, alphas, self.num_samples, self.random_state, self._quiet
+            )
 
     def _predict(self, fh: ForecastingHorizon, X: pd.DataFrame | None = None) -> pd.DataFrame:
         """Point forecasts (the median when ``quantiles`` is set) at ``fh``, indexed like ``y``."""
@@ -570,6 +577,68 @@ default="per_component"
         self.__dict__.update(state)
         if module is not None:
             self.darts_model_.model = module
+
+    @classmethod
+    def load_from_serial(cls, serial: bytes, trusted: bool = False) -> CrossScaleNetForecaster:
+        """Load a forecaster from the in-memory save ``serial`` (the second element of ``save()``), safely.
+
+        sktime's ``load_from_serial`` runs ``pickle.loads``, which executes whatever code the bytes name. Here the
+        bytes are unpickled with Darts' restricted unpickler (the one behind ``CrossScaleNetModel.load``), which
+        accepts only the classes and functions a forecaster's save needs; ``sktime.base.load((cls, serial))``
+        dispatches to this method. See :mod:`crossscale_ext._safe_pickle`.
+
+        Parameters
+        ----------
+        serial : bytes
+            The pickled forecaster.
+        trusted : bool, default=False
+            Unpickle without restrictions (as sktime does). Only for bytes you fully trust: unpickling can run code.
+
+        Returns
+        -------
+        CrossScaleNetForecaster
+
+        Raises
+        ------
+        ValueError
+            When ``serial`` is not a complete pickle of a ``CrossScaleNetForecaster`` (truncated, corrupt, another
+            object) or names objects the safe loader refuses (it may run code when unpickled).
+        """
+        from crossscale_ext._safe_pickle import load_forecaster_bytes
+
+        return load_forecaster_bytes(cls, serial, "the in-memory save", trusted=trusted)
+
+    @classmethod
+    def load_from_path(cls, serial: Any, trusted: bool = False) -> CrossScaleNetForecaster:
+        """Load a forecaster from a zip file written by ``save(path)``, safely.
+
+        Both members of the file, ``_metadata`` (the class) and ``_obj`` (the forecaster), are unpickled with a
+        restricted unpickler: ``_metadata`` must name ``CrossScaleNetForecaster`` and nothing else, ``_obj`` may
+        name only the classes and functions a forecaster's save needs (see :mod:`crossscale_ext._safe_pickle`).
+        Prefer ``CrossScaleNetForecaster.load_from_path(path)`` to ``sktime.base.load(path)`` for files you did not
+        make: ``sktime.base.load`` unpickles ``_metadata`` with plain pickle before it calls this method, so only
+        ``_obj`` is guarded on that path.
+
+        Parameters
+        ----------
+        serial : str, pathlib.Path or zipfile.ZipFile
+            The file ``save(path)`` wrote: ``"path.zip"``, or ``"path"`` as given to ``save``.
+        trusted : bool, default=False
+            Unpickle without restrictions (as sktime does). Only for files you fully trust: unpickling can run code.
+
+        Returns
+        -------
+        CrossScaleNetForecaster
+
+        Raises
+        ------
+        ValueError
+            When the file is missing, not a zip file, truncated or corrupt, a save of another class, or holds
+            objects the safe loader refuses.
+        """
+        from crossscale_ext._safe_pickle import load_forecaster_zip
+
+        return load_forecaster_zip(cls, serial, trusted=trusted)
 
     # ------------------------------------------------------------------ testing
     @classmethod
