@@ -9,7 +9,6 @@ refuses its three unsafe files in ``tests/test_darts_model.py``.)
 
 from __future__ import annotations
 
-import io
 import os
 import pickle
 import zipfile
@@ -245,12 +244,3 @@ def test_documented_gap_sktime_load_unpickles_metadata_before_our_code(tmp_path)
         load(crafted)
     assert marker.exists()  # the payload ran inside sktime.base.load, before any code of this package
 
-
-def test_torch_storage_helper_is_still_a_nested_unsafe_load():
-    """Our loader replaces torch's ``_load_from_bytes``, which would unpickle nested bytes without restriction."""
-    buffer = io.BytesIO()
-    torch.save(torch.zeros(2).untyped_storage(), buffer)
-    assert torch.storage._load_from_bytes(buffer.getvalue()) is not None
-    import inspect
-
-    assert "weights_only=False" in inspect.getsource(torch.storage._load_from_bytes)
