@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from support import QUIET_TRAINER, TINY, noisy_sine
@@ -65,6 +66,38 @@ def test_resumed_training_ends_like_the_uninterrupted_one(tmp_path):
     assert abs(_val_loss(resumed) - _val_loss(full)) <= TOLERANCE
     assert torch.equal(_weights(resumed), _weights(full))  # measured: bit-identical on CPU
     np.testing.assert_array_equal(resumed.predict(8).values(), full.predict(8).values())
+
+
+def _covariates():
+    from darts.utils.timeseries_generation import datetime_attribute_timeseries
+
+    times = pd.date_range(noisy_sine(length=1).start_time(), periods=300, freq="h")
+    return datetime_attribute_timeseries(times, attribute="hour").astype("float32") / 23.0
+
+
+@pytest.mark.parametrize("case", ["schedule_quantiles_covariates", "no_validation", "validation_every_2_epochs"])
+def test_resumption_is_exact_in_other_settings(tmp_path, case):
+    """The learning-rate schedule, a likelihood and covariates; no validation; validation every other epoch."""
+    from darts.utils.likelihood_models.torch import QuantileRegression
+
+    from crossscale_ext.training import reference_schedule_kwargs
+
+    train, val = _data()
+    model_kwargs, fit_kwargs = {
+        "schedule_quantiles_covariates": (
+            {"likelihood": QuantileRegression([0.1, 0.5, 0.9]), **reference_schedule_kwargs(1e-3)},
+            {"val_series": val, "future_covariates": _covariates(), "val_future_covariates": _covariates()},
+        ),
+        "no_validation": ({}, {}),
+        "validation_every_2_epochs": ({"nr_epochs_val_period": 2}, {"val_series": val}),
+    }[case]
+    full = _model(tmp_path, "full", n_epochs=4, **model_kwargs).fit(train, **fit_kwargs)
+    _model(tmp_path, "stopped", n_epochs=4, **model_kwargs).fit(train, epochs=2, **fit_kwargs)
+    resumed = CrossScaleNetModel.load_from_checkpoint("stopped", work_dir=str(tmp_path), best=False)
+    resumed.fit(train, **fit_kwargs)
+    assert torch.equal(_weights(resumed), _weights(full))
+    if "val_series" in fit_kwargs:
+        assert abs(_val_loss(resumed) - _val_loss(full)) <= TOLERANCE
 
 
 def test_every_epoch_is_seeded_from_the_base_seed_and_the_epoch(tmp_path):
