@@ -263,12 +263,12 @@ class CrossScaleNetForecaster(BaseForecaster):
         sktime rejects missing values and non-numeric columns inside ``fit``, ``update`` and every ``predict*``
         (all call this method) before ``_fit`` sees the data, with messages that name neither column nor fix.
         """
+        adapter.check_numeric_complete(y, "y")  # first: sktime's checks expect its TypeError for categorical data
+        adapter.check_numeric_complete(X, "X")
         adapter.check_index_and_columns(y, X)
         seen = getattr(self, "_cur_y", None)  # after fit: X in predict and y in update must be indexed like it
         adapter.check_index_type(y, seen, "y", "the y seen in fit")
         adapter.check_index_type(X, seen, "X", "the y seen in fit")
-        adapter.check_numeric_complete(y, "y")
-        adapter.check_numeric_complete(X, "X")
         return super()._check_X_y(X, y, *args, **kwargs)
 
     def _restoring_state(self, call: Callable[[], Any]) -> Any:

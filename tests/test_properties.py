@@ -48,7 +48,7 @@ SK_SMALL = {"input_chunk_length": ICL, "output_chunk_length": OCL, "n_scales": 3
             "pl_trainer_kwargs": {"accelerator": "cpu"}}
 SK_QUANTILES = [0.1, 0.5, 0.9]
 
-#: examples per property: (default suite, ``-m slow``); the slow counts add up to 2,120 generated cases
+#: examples per property: (default suite, ``-m slow``); the slow counts add up to 2,070 generated cases
 EXAMPLES = {
     "darts_predict": (25, 400), "darts_predict_covariates": (15, 250), "darts_saliency": (15, 250),
     "darts_explain": (8, 120), "darts_fit": (6, 110),
