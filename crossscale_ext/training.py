@@ -1,4 +1,4 @@
-"""The authors' training schedule, as a Darts option: ``lradj=type1``.
+"""Training recipes: the authors' schedule (``lradj=type1``) as a Darts option, and the recommended recipe.
 
 The reference scripts (Adam, lr 1e-4) call ``adjust_learning_rate`` after every epoch with ``epoch + 1``; with
 ``lradj=type1`` it sets the rate to ``lr0 * 0.5 ** (epoch - 1)``. So epochs 1 and 2 both run at ``lr0`` and the
@@ -10,6 +10,10 @@ built-in, ``ExponentialLR(gamma=0.5)``, halves one epoch earlier.
 >>> sorted(kwargs)
 ['lr_scheduler_cls', 'lr_scheduler_kwargs', 'optimizer_kwargs']
 
+:func:`training_recipe` gives a whole recipe (optimiser, schedule, epochs, batch, early stopping) by name:
+``"reference"`` is the authors' scripts', ``"recommended"`` the same with the learning rate chosen on validation
+splits (``docs/benchmarks/forecast.md`` has the search and its numbers).
+
 This module imports torch only.
 """
 
@@ -19,7 +23,22 @@ from typing import Any
 
 import torch
 
-__all__ = ["ReferenceLRSchedule", "reference_schedule_kwargs"]
+__all__ = [
+    "RECIPES",
+    "RECOMMENDED_LEARNING_RATE",
+    "REFERENCE_LEARNING_RATE",
+    "ReferenceLRSchedule",
+    "reference_schedule_kwargs",
+    "training_recipe",
+]
+
+#: The reference scripts' initial learning rate (``run.py``'s default; no script overrides it).
+REFERENCE_LEARNING_RATE = 1e-4
+#: The initial rate of the recommended recipe: chosen on the ETTh1 validation split with the reference schedule,
+#: among 1e-4, 3e-4, 1e-3 and 3e-3 (docs/benchmarks/forecast.md, "Choosing the recipe").
+RECOMMENDED_LEARNING_RATE = 1e-3
+#: The recipes :func:`training_recipe` knows, with their initial learning rates.
+RECIPES: dict[str, float] = {"recommended": RECOMMENDED_LEARNING_RATE, "reference": REFERENCE_LEARNING_RATE}
 
 
 class ReferenceLRSchedule:
@@ -66,3 +85,58 @@ def reference_schedule_kwargs(learning_rate: float = 1e-4) -> dict[str, Any]:
         "lr_scheduler_cls": torch.optim.lr_scheduler.LambdaLR,
         "lr_scheduler_kwargs": {"lr_lambda": ReferenceLRSchedule()},
     }
+
+
+def training_recipe(recipe: str = "recommended", early_stopping_patience: int | None = 3) -> dict[str, Any]:
+    """Darts model arguments of a named training recipe.
+
+    Both recipes use Adam, the reference schedule (``lradj=type1``, see :class:`ReferenceLRSchedule`), up to 20
+    epochs, batch 32 and early stopping on the validation loss; they differ in the initial learning rate:
+
+    - ``"reference"``: 1e-4, the authors' scripts (:data:`REFERENCE_LEARNING_RATE`);
+    - ``"recommended"`` (default): 1e-3 (:data:`RECOMMENDED_LEARNING_RATE`), chosen on validation splits only.
+
+    Parameters
+    ----------
+    recipe
+        ``"recommended"`` or ``"reference"``.
+    early_stopping_patience
+        Patience (epochs) of a ``pytorch_lightning`` ``EarlyStopping`` callback on ``val_loss``, added to
+        ``pl_trainer_kwargs["callbacks"]``: the model must then be fit with ``val_series``. Default 3, the
+        reference's. ``None`` leaves early stopping out (train all 20 epochs).
+
+    Returns
+    -------
+    dict
+        ``optimizer_kwargs``, ``lr_scheduler_cls``, ``lr_scheduler_kwargs``, ``n_epochs``, ``batch_size`` and, with
+        early stopping, ``pl_trainer_kwargs``. Merge your own trainer settings into that last one (e.g.
+        ``kwargs["pl_trainer_kwargs"] |= {"accelerator": "gpu"}``). The benchmark also restores the weights of the
+        best validation epoch; with Darts do that through ``save_checkpoints=True`` and
+        ``CrossScaleNetModel.load_from_checkpoint(model_name, best=True)``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown recipe or a patience that is not a positive integer.
+
+    Examples
+    --------
+    >>> from crossscale_ext.training import training_recipe
+    >>> kwargs = training_recipe("reference")
+    >>> kwargs["optimizer_kwargs"], kwargs["n_epochs"], kwargs["batch_size"]
+    ({'lr': 0.0001}, 20, 32)
+    """
+    if recipe not in RECIPES:
+        raise ValueError(f"Unknown training recipe {recipe!r}; choose among {', '.join(map(repr, RECIPES))}.")
+    kwargs = {**reference_schedule_kwargs(RECIPES[recipe]), "n_epochs": 20, "batch_size": 32}
+    if early_stopping_patience is not None:
+        if (isinstance(early_stopping_patience, bool) or not isinstance(early_stopping_patience, int)
+                or early_stopping_patience < 1):
+            raise ValueError(
+                f"early_stopping_patience must be a positive integer or None; got {early_stopping_patience!r}."
+            )
+        from pytorch_lightning.callbacks import EarlyStopping
+
+        stopper = EarlyStopping(monitor="val_loss", patience=early_stopping_patience, mode="min")
+        kwargs["pl_trainer_kwargs"] = {"callbacks": [stopper]}
+    return kwargs

@@ -36,3 +36,30 @@ def test_darts_model_trains_with_it_and_saves(tmp_path, trainer_kwargs):
     assert loaded.model_params["lr_scheduler_kwargs"]["lr_lambda"] == ReferenceLRSchedule()
     with pytest.raises(ValueError, match="learning_rate must be a positive number"):
         reference_schedule_kwargs(0)
+
+
+def test_named_recipes_differ_only_in_the_learning_rate(trainer_kwargs):
+    from pytorch_lightning.callbacks import EarlyStopping
+
+    from crossscale_ext.training import RECOMMENDED_LEARNING_RATE, REFERENCE_LEARNING_RATE, training_recipe
+
+    reference, recommended = training_recipe("reference"), training_recipe()
+    assert reference["optimizer_kwargs"] == {"lr": REFERENCE_LEARNING_RATE} == {"lr": 1e-4}
+    assert recommended["optimizer_kwargs"] == {"lr": RECOMMENDED_LEARNING_RATE}
+    for kwargs in (reference, recommended):
+        assert kwargs["n_epochs"] == 20 and kwargs["batch_size"] == 32
+        assert kwargs["lr_scheduler_cls"] is torch.optim.lr_scheduler.LambdaLR
+        (stopper,) = kwargs["pl_trainer_kwargs"]["callbacks"]
+        assert isinstance(stopper, EarlyStopping) and stopper.patience == 3 and stopper.monitor == "val_loss"
+    assert "pl_trainer_kwargs" not in training_recipe(early_stopping_patience=None)
+    with pytest.raises(ValueError, match="Unknown training recipe 'paper'"):
+        training_recipe("paper")
+    with pytest.raises(ValueError, match="positive integer or None"):
+        training_recipe(early_stopping_patience=0)
+    # the recipe trains a model with early stopping on a validation series
+    kwargs = training_recipe(early_stopping_patience=1)
+    kwargs["pl_trainer_kwargs"] = trainer_kwargs | {"callbacks": kwargs["pl_trainer_kwargs"]["callbacks"]}
+    model = CrossScaleNetModel(**(TINY | kwargs | {"n_epochs": 4}))
+    series = noisy_sine(300)
+    model.fit(series[:220], val_series=series[220:])
+    assert 1 <= model.epochs_trained <= 4
