@@ -48,10 +48,10 @@ SK_SMALL = {"input_chunk_length": ICL, "output_chunk_length": OCL, "n_scales": 3
             "pl_trainer_kwargs": {"accelerator": "cpu"}}
 SK_QUANTILES = [0.1, 0.5, 0.9]
 
-#: examples per property: (default suite, ``-m slow``); the slow counts add up to 2,070 generated cases
+#: examples per property: (default suite, ``-m slow``); the slow counts add up to 2,190 generated cases
 EXAMPLES = {
     "darts_predict": (25, 400), "darts_predict_covariates": (15, 250), "darts_saliency": (15, 250),
-    "darts_explain": (8, 120), "darts_fit": (6, 110),
+    "darts_saliency_covariates": (8, 120), "darts_explain": (8, 120), "darts_fit": (6, 110),
     "sktime_predict": (15, 250), "sktime_predict_X": (10, 150), "sktime_quantiles": (10, 150),
     "sktime_update": (10, 150), "sktime_saliency": (8, 140), "sktime_fit": (6, 100),
 }
@@ -420,6 +420,33 @@ test_darts_saliency, test_darts_saliency_slow = both_profiles("darts_saliency", 
 #: explain() on a RangeIndex with a step > 1 fails (see test_explain_on_a_range_index_with_a_step), so the property
 #: leaves that index out until it is fixed; every other index kind is generated
 EXPLAIN_INDEX_KINDS = tuple(kind for kind in DARTS_INDEX_KINDS if kind != "range_step")
+
+
+def _darts_saliency_covariates(darts_covariates, data):
+    spec = data.draw(darts_series(ICL + OCL, index_kinds=("hourly",)), label="series")
+    series = build_darts(spec)
+    windows = data.draw(st.sampled_from(("last", "all")), label="windows")
+    stride = data.draw(st.integers(1, 4), label="stride") if windows == "all" else 1
+    # the last window needs future covariates over its forecast; windows="all" only over the series
+    past_spec = data.draw(covariate_window(len(series), 2, "p", 0), label="past")
+    future_spec = data.draw(covariate_window(len(series), 1, "f", OCL if windows == "last" else 0), label="future")
+    past, future = (build_covariates(spec_, spec_start(spec)) for spec_ in (past_spec, future_spec))
+    if windows == "last":
+        expected = 1
+    else:  # as historical_forecasts: the windows whose inputs (and future covariates) the covariates cover
+        first = max(past_spec["late"], future_spec["late"])
+        last = min(len(series) - ICL - OCL, past_spec["late"] + past_spec["n"] - ICL,
+                   future_spec["late"] + future_spec["n"] - ICL - OCL)
+        expected = len(range(first, last + 1, stride))
+    attempt("darts.saliency (covariates)",
+            lambda: darts_covariates.saliency(series, past_covariates=past, future_covariates=future,
+                                              windows=windows, stride=stride),
+            lambda result: check_saliency_result(result, expected, 1 + 2 + 1))
+
+
+test_darts_saliency_covariates, test_darts_saliency_covariates_slow = both_profiles(
+    "darts_saliency_covariates", _darts_saliency_covariates
+)
 
 
 def _darts_explain(darts_point, data):
