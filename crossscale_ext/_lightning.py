@@ -7,6 +7,7 @@ Imports neither Lightning nor Darts.
 from __future__ import annotations
 
 import logging
+import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -45,21 +46,45 @@ def _add_filters() -> None:
         warnings.filterwarnings("ignore", message=message)
 
 
+# quiet_lightning() may be entered by several threads at once (concurrent sktime calls): the first one in saves the
+# logger levels and the warning filters and installs the quiet ones, the last one out restores them. (A plain
+# warnings.catch_warnings() per call is not thread-safe: interleaved exits restore each other's filters.)
+_QUIET_LOCK = threading.Lock()
+_quiet_depth = 0
+_saved_state: tuple[list[logging.Logger], list[int], list] | None = None
+
+
 @contextmanager
 def quiet_lightning() -> Iterator[None]:
-    """Silence Lightning's info messages and harmless warnings inside the block; restore them after."""
-    loggers = [logging.getLogger(name) for name in _LOGGERS]
-    levels = [logger.level for logger in loggers]
-    for logger in loggers:
-        if logger.getEffectiveLevel() < logging.WARNING:
-            logger.setLevel(logging.WARNING)
-    try:
-        with warnings.catch_warnings():
+    """Silence Lightning's info messages and harmless warnings inside the block; restore them after.
+
+    Safe to enter from several threads at once: the settings stay quiet until the last block exits.
+    """
+    global _quiet_depth, _saved_state
+    with _QUIET_LOCK:
+        if _quiet_depth == 0:
+            loggers = [logging.getLogger(name) for name in _LOGGERS]
+            levels = [logger.level for logger in loggers]
+            for logger in loggers:
+                if logger.getEffectiveLevel() < logging.WARNING:
+                    logger.setLevel(logging.WARNING)
+            _saved_state = (loggers, levels, warnings.filters)
+            warnings.filters = warnings.filters[:]
+            warnings._filters_mutated()
             _add_filters()
-            yield
+        _quiet_depth += 1
+    try:
+        yield
     finally:
-        for logger, level in zip(loggers, levels):
-            logger.setLevel(level)
+        with _QUIET_LOCK:
+            _quiet_depth -= 1
+            if _quiet_depth == 0 and _saved_state is not None:
+                loggers, levels, filters = _saved_state
+                warnings.filters = filters
+                warnings._filters_mutated()
+                for logger, level in zip(loggers, levels):
+                    logger.setLevel(level)
+                _saved_state = None
 
 
 def silence_lightning() -> None:
