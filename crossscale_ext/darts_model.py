@@ -774,7 +774,7 @@ class CrossScaleNetModel(MixedCovariatesTorchModel):
         Memory: the result holds, per window, 4 bytes (float32) per input step for ``paper`` and ``per_step``
         and per input step and component for ``per_component``, ``gradient``, ``input_x_gradient`` and
         ``inputs``, plus the forecast, the time stamps and the raw attention: about 17 KB per window for
-        ``L = 96`` and 8 components, so ``windows="all"`` over 200,000 steps holds about 3.4 GB. To bound it,
+        ``L = 96`` and 8 components, so ``windows="all"`` over 200,000 steps holds 3,285 MiB. To bound it,
         choose ``maps`` (``maps="gradient", inputs=False``: about 5 KB per window), raise ``stride``, or walk
         the windows in chunks with :meth:`iter_saliency`. The pass itself holds one batch of tensors at a time.
         """
