@@ -257,3 +257,23 @@ def test_failed_sktime_update_keeps_the_previous_state(trainer_kwargs, update_ep
         forecaster.update(y.iloc[120:], update_params=True)
     _assert_same_sk_state(forecaster, state)
     _assert_same_weights(forecaster.darts_model_, weights)
+
+
+def test_non_finite_forecast_is_raised_not_returned(trainer_kwargs):
+    """Finite inputs too large for float32 arithmetic (1e30: its square overflows) gave a NaN forecast silently."""
+    model = make(trainer_kwargs).fit(noisy_sine(length=100))
+    with pytest.raises(ValueError, match=r"forecast of series\[0\] holds 8 non-finite value\(s\).*Scale the series"):
+        model.predict(8, series=noisy_sine(length=100) * 1e30)
+
+
+def test_inputs_are_cast_to_the_model_precision(trainer_kwargs):
+    """float64 inputs to a float32 model were a raw torch dtype error; float16 ones are trained in float32."""
+    series = noisy_sine(length=100)
+    model = make(trainer_kwargs).fit(series)
+    expected = model.predict(8, series=series).values()
+    np.testing.assert_allclose(model.predict(8, series=series.astype(np.float64)).values(), expected, rtol=1e-6)
+    past = linear_timeseries(length=100, start=series.start_time(), freq="h")  # float64
+    mixed = make(trainer_kwargs).fit(series, past_covariates=past)  # float32 target, float64 covariates
+    assert np.isfinite(mixed.predict(8, series=series, past_covariates=past).values()).all()
+    half = make(trainer_kwargs).fit(series.astype(np.float16))
+    assert next(half.model.parameters()).dtype == torch.float32
