@@ -272,3 +272,20 @@ def test_sktime_iterator_chunks_concatenate_to_saliency_all(trainer_kwargs):
         fitted.iter_saliency(windows_per_chunk=0)
     with pytest.raises(ValueError, match="kind must be one of"):
         fitted.iter_saliency(kind="nope")
+
+
+@pytest.mark.slow
+def test_bench_memory_command_writes_its_table(tmp_path, capsys):
+    """``crossscale bench memory`` end to end on a short series (each setting in its own process: slow)."""
+    import json
+
+    from crossscale_ext.cli import main
+
+    assert main(["bench", "memory", "--steps", "600", "--train-steps", "400", "--settings", "gradient", "iter",
+                 "--out", str(tmp_path)]) == 0
+    report = json.loads((tmp_path / "memory.json").read_text())
+    assert [row["setting"] for row in report["results"]] == ["gradient", "iter"]
+    assert all(row["windows"] == expected_windows(600, 1) for row in report["results"])
+    assert all(row["process_peak_mb"] >= row["extra_peak_mb"] > 0 for row in report["results"])
+    table = (tmp_path / "memory.md").read_text()
+    assert "crossscale --threads" in table and "| gradient |" in table and "| iter |" in table
