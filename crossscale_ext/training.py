@@ -14,14 +14,12 @@ built-in, ``ExponentialLR(gamma=0.5)``, halves one epoch earlier.
 ``"reference"`` is the authors' scripts', ``"recommended"`` the same with the learning rate chosen on validation
 splits (``docs/benchmarks/forecast.md`` has the search and its numbers).
 
-This module imports torch only.
+Importing this module is light: torch and Lightning are imported by the functions that need them.
 """
 
 from __future__ import annotations
 
 from typing import Any
-
-import torch
 
 __all__ = [
     "RECIPES",
@@ -80,6 +78,8 @@ def reference_schedule_kwargs(learning_rate: float = 1e-4) -> dict[str, Any]:
     """
     if isinstance(learning_rate, bool) or not isinstance(learning_rate, int | float) or not learning_rate > 0:
         raise ValueError(f"learning_rate must be a positive number; got {learning_rate!r}.")
+    import torch
+
     return {
         "optimizer_kwargs": {"lr": float(learning_rate)},
         "lr_scheduler_cls": torch.optim.lr_scheduler.LambdaLR,

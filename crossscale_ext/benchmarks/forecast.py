@@ -1,9 +1,12 @@
 """``crossscale bench forecast``: long-horizon accuracy and cost against Darts peers, in one run.
 
-Trains CrossScaleNet with the reference setup of the paper's scripts (Adam, lr 1e-4 halved after every epoch,
-early stopping with patience 3 on the validation loss, batch 32, dropout 0.1, d_model 32, lookback 96) and the
-Darts peers DLinear, NLinear, TSMixer and TiDE with the *same trainer* (epochs, schedule, early stopping, batch,
-best-validation weights restored), each peer set as its paper sets it. For every (data set, horizon, model) it
+Trains CrossScaleNet with the recommended recipe (:func:`crossscale_ext.training.training_recipe`): the reference
+setup of the paper's scripts (Adam, the ``lradj=type1`` schedule, up to 20 epochs, early stopping with patience 3
+on the validation loss, batch 32, dropout 0.1, d_model 32, lookback 96) with the learning rate chosen on the
+validation split, 1e-3; ``--crossscale-lr 1e-4`` is the reference recipe exactly. The Darts peers DLinear, NLinear,
+TSMixer and TiDE get the *same trainer* (epochs, schedule, early stopping, batch, best-validation weights restored),
+each set as its paper sets it; PatchTST and iTransformer (neuralforecast, optional) their papers' own settings
+(:mod:`crossscale_ext.benchmarks.nf_peers`). For every (data set, horizon, model) it
 reports test MSE / MAE over every test window (standard protocol, see
 :mod:`crossscale_ext.datasets.long_horizon`), the parameter count, training seconds per epoch, prediction latency
 for 1 and 32 series and the peak memory increase, measured with :mod:`crossscale_ext.benchmarks.harness`.
@@ -29,6 +32,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+from crossscale_ext.training import RECOMMENDED_LEARNING_RATE, REFERENCE_LEARNING_RATE
 
 MODELS: tuple[str, ...] = ("CrossScaleNet", "DLinear", "NLinear", "TSMixer", "TiDE")
 #: peers through neuralforecast (the optional ``bench`` extra), run by :mod:`crossscale_ext.benchmarks.nf_peers`
@@ -98,7 +103,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="with --schedule exponential: the factor applied after every epoch (default: 0.5)")
     parser.add_argument("--batch-size", type=int, default=BATCH_SIZE,
                         help=f"training batch size of every model (default: {BATCH_SIZE})")
-    parser.add_argument("--crossscale-lr", type=float, default=1e-4, help="CrossScaleNet learning rate (default: 1e-4)")
+    parser.add_argument("--crossscale-lr", type=float, default=RECOMMENDED_LEARNING_RATE,
+                        help=f"CrossScaleNet's initial learning rate (default: {RECOMMENDED_LEARNING_RATE:g}, the "
+                             f"recommended recipe; {REFERENCE_LEARNING_RATE:g} is the reference scripts')")
     parser.add_argument("--crossscale-d-model", type=int, default=32, help="CrossScaleNet width (default: 32)")
     parser.add_argument("--crossscale-option", action="append", default=[], metavar="NAME=VALUE",
                         help="extra CrossScaleNetModel argument (Python literal value), e.g. channel_mixing=False or "
@@ -171,7 +178,7 @@ def build_model(
     patience: int,
     seed: int = 0,
     lr_gamma: float = 0.5,
-    crossscale_lr: float = 1e-4,
+    crossscale_lr: float = RECOMMENDED_LEARNING_RATE,
     crossscale_d_model: int = 32,
     trainer_kwargs: dict[str, Any] | None = None,
     crossscale_options: dict[str, Any] | None = None,
