@@ -777,6 +777,8 @@ class CrossScaleNetModel(MixedCovariatesTorchModel):
         ``L = 96`` and 8 components, so ``windows="all"`` over 200,000 steps holds 3,285 MiB. To bound it,
         choose ``maps`` (``maps="gradient", inputs=False``: about 5 KB per window), raise ``stride``, or walk
         the windows in chunks with :meth:`iter_saliency`. The pass itself holds one batch of tensors at a time.
+        A call whose result would exceed 1 GiB warns first (:class:`~crossscale_ext.saliency.SaliencyMemoryWarning`,
+        with the size and these options). Measured figures: ``docs/benchmarks/memory.md``.
         """
         return compute_saliency(
             self, series, past_covariates, future_covariates, windows=windows, start=start,

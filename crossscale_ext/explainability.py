@@ -18,6 +18,7 @@ only), Monte Carlo dropout is off, and the network's train / eval state is resto
 from __future__ import annotations
 
 import threading
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -35,6 +36,7 @@ from darts.utils.ts_utils import series2seq
 from crossscale_ext.saliency import (
     GRADIENT_MAP_NAMES,
     SaliencyMaps,
+    SaliencyMemoryWarning,
     SaliencyResult,
     attention_maps,
     check_maps,
@@ -53,6 +55,10 @@ SeriesArg = TimeSeries | Sequence[TimeSeries] | None
 # The pass switches the module to eval mode and back, and Darts' reversible instance norm keeps its statistics
 # on the module: one lock per process keeps concurrent saliency calls on a shared model from interleaving.
 _PASS_LOCK = threading.RLock()
+
+#: A one-shot saliency call whose result would hold more than this many bytes warns first
+#: (:class:`~crossscale_ext.saliency.SaliencyMemoryWarning`); ``iter_saliency`` never does.
+LARGE_RESULT_BYTES = 2**30
 
 
 class CrossScaleNetExplainabilityResult(ComponentBasedExplainabilityResult):
@@ -301,6 +307,35 @@ def _empty_maps(plan: _SaliencyPass, n: int) -> tuple[SaliencyMaps, np.ndarray, 
     return maps, forecasts, inputs
 
 
+def _result_bytes(plan: _SaliencyPass, n: int) -> int:
+    """Bytes of the arrays a result of ``n`` windows holds (the shapes of :func:`_empty_maps`, the time stamps)."""
+    network = plan.model.model.network
+    length, channels, horizon = network.input_length, network.n_channels, network.output_length
+    n_patches = plan.model.n_patches
+    cells = {"paper": length, "per_step": length, "per_component": length * channels, "gradient": length * channels,
+             "input_x_gradient": length * channels,
+             "raw_attention": sum(n_patches * n_patches + n_patches * p * p for p in network.patch_lengths[1:])}
+    per_window = sum(cells[name] for name in plan.maps) + horizon * network.n_targets
+    per_window += length * channels if plan.keep_inputs else 0
+    return (n * per_window + network.n_scales) * plan.dtype.itemsize + n * (length + horizon) * 8
+
+
+def _warn_if_large(plan: _SaliencyPass, stacklevel: int) -> None:
+    """Warn before a one-shot call allocates a result above :data:`LARGE_RESULT_BYTES`."""
+    total = sum(_result_bytes(plan, int(count)) for count in plan.counts)
+    if total <= LARGE_RESULT_BYTES:
+        return
+    n = int(plan.counts.sum())
+    warnings.warn(
+        f"saliency() is about to hold {total / 2**20:,.0f} MB for {n:,} windows ({total // n:,} bytes each, maps "
+        f"{list(plan.maps)}{', inputs' if plan.keep_inputs else ''}). To bound it, pass only the maps you read "
+        "(e.g. maps='gradient') with inputs=False, a stride, or walk the windows in chunks with "
+        "iter_saliency(..., windows_per_chunk=10_000); see the saliency guide, 'Long series and memory'.",
+        SaliencyMemoryWarning,
+        stacklevel=stacklevel,
+    )
+
+
 def _write(store: SaliencyMaps, rows: slice, part: SaliencyMaps) -> None:
     """Copy a batch's maps into rows ``rows`` of the preallocated ``store``."""
     for name in ("paper", "per_step", "per_component", "gradient", "input_x_gradient"):
@@ -403,6 +438,7 @@ def compute_saliency(
         model, series, past_covariates, future_covariates, windows, start, start_format, stride, overlap_end,
         batch_size, gradients, maps, dtype, inputs, stacklevel=5,
     )
+    _warn_if_large(plan, stacklevel=4)
     with _PASS_LOCK:  # one call, one uninterrupted pass (as before the pass was split by series)
         results = [_compute_windows(plan, i, 0, int(count)) for i, count in enumerate(plan.counts)]
     return results[0] if plan.single else results

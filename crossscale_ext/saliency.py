@@ -68,6 +68,7 @@ __all__ = [
     "SaliencyResult",
     "SaliencyMaps",
     "ShortHorizonWarning",
+    "SaliencyMemoryWarning",
     "MAP_NAMES",
     "ATTENTION_MAP_NAMES",
     "GRADIENT_MAP_NAMES",
@@ -82,6 +83,10 @@ __all__ = [
 
 class ShortHorizonWarning(UserWarning):
     """The horizon is too short for the attention keys to differ between patches (maps near uniform)."""
+
+
+class SaliencyMemoryWarning(UserWarning):
+    """A one-shot saliency call is about to hold a large result; fewer maps or ``iter_saliency`` would bound it."""
 
 
 def attention_is_informative(output_length: int, n_patches: int) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import gc
 import sys
 import tracemalloc
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -22,7 +23,7 @@ from support import TINY, noisy_sine, tiny_model
 
 from crossscale_ext import explainability
 from crossscale_ext.benchmarks.memory import expected_windows, result_nbytes
-from crossscale_ext.saliency import MAP_NAMES, SaliencyResult
+from crossscale_ext.saliency import MAP_NAMES, SaliencyMemoryWarning, SaliencyResult
 
 L, H = TINY["input_chunk_length"], TINY["output_chunk_length"]
 ARRAYS = ("paper", "per_step", "per_component", "gradient", "input_x_gradient", "forecast", "inputs", "input_index",
@@ -224,6 +225,30 @@ def test_batches_never_exceed_the_batch_size_and_no_window_is_dropped(fitted, mo
     chunks = list(model.iter_saliency(series, past_covariates=past, batch_size=7, windows_per_chunk=10,
                                       maps="per_step"))
     assert max(seen) <= 7 and sum(seen) == sum(c.n_windows for c in chunks) == result.n_windows
+
+
+@pytest.mark.parametrize("options", [{}, {"maps": "gradient", "inputs": False}, {"maps": "raw_attention",
+                                                                                 "dtype": "float64"}])
+def test_the_size_estimate_is_the_results_size(fitted, full, options):
+    model, series, past = fitted
+    plan = explainability._prepare_pass(
+        model, series, past, None, "all", None, "value", 1, False, None, True, options.get("maps"),
+        options.get("dtype", "float32"), options.get("inputs", True), stacklevel=2,
+    )
+    result = full if not options else model.saliency(series, past_covariates=past, windows="all", **options)
+    assert explainability._result_bytes(plan, result.n_windows) == result_nbytes(result)
+
+
+def test_a_large_one_shot_call_warns_with_its_size_and_the_fix(fitted, full, monkeypatch):
+    model, series, past = fitted
+    monkeypatch.setattr(explainability, "LARGE_RESULT_BYTES", result_nbytes(full) - 1)
+    with pytest.warns(SaliencyMemoryWarning, match=r"about to hold .* MB for 261 windows.*iter_saliency") as record:
+        model.saliency(series, past_covariates=past, windows="all")
+    assert [w.filename for w in record if w.category is SaliencyMemoryWarning] == [__file__]  # points at the call
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SaliencyMemoryWarning)
+        model.saliency(series, past_covariates=past, windows="all", maps="gradient")  # smaller: no warning
+        assert sum(c.n_windows for c in model.iter_saliency(series, past_covariates=past)) == full.n_windows
 
 
 def expected_windows_tiny(length: int, stride: int = 1) -> int:
