@@ -668,6 +668,32 @@ class CrossScaleNetModel(MixedCovariatesTorchModel):
         _check_finite_forecast(forecast)
         return forecast
 
+    def historical_forecasts(
+        self,
+        series: TimeSeries | Sequence[TimeSeries],
+        past_covariates: TimeSeries | Sequence[TimeSeries] | None = None,
+        future_covariates: TimeSeries | Sequence[TimeSeries] | None = None,
+        *args: Any,
+        **kwargs: Any,
+    ):
+        """Darts' ``historical_forecasts`` (and so ``backtest``), with the input checks of :meth:`predict`.
+
+        Inputs are checked as in :meth:`predict` (``TypeError`` / ``ValueError`` for non-float, NaN or infinite
+        values), cast to a fitted model's precision, and the forecasts are checked to be finite. Every argument is
+        Darts'; with ``retrain`` the model is refit as Darts does.
+        """
+        self._check_inputs(series, past_covariates, future_covariates, 0, "forecast")
+        if self.model is not None:
+            dtype = np.float64 if next(self.model.parameters()).dtype == torch.float64 else np.float32
+            series, past_covariates, future_covariates = (
+                _cast_series(value, dtype) for value in (series, past_covariates, future_covariates)
+            )
+        forecasts = super().historical_forecasts(series, past_covariates, future_covariates, *args, **kwargs)
+        nested = forecasts if isinstance(forecasts, list) else [forecasts]
+        for item in nested:
+            _check_finite_forecast(item)
+        return forecasts
+
     def predict_from_dataset(self, n: int, dataset: Any, trainer: Any = None, *args: Any, **kwargs: Any):
         """Darts' ``predict_from_dataset`` (used by ``predict`` and ``historical_forecasts``).
 

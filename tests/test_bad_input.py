@@ -277,3 +277,23 @@ def test_inputs_are_cast_to_the_model_precision(trainer_kwargs):
     assert np.isfinite(mixed.predict(8, series=series, past_covariates=past).values()).all()
     half = make(trainer_kwargs).fit(series.astype(np.float16))
     assert next(half.model.parameters()).dtype == torch.float32
+
+
+def test_historical_forecasts_and_backtest_check_their_inputs(trainer_kwargs):
+    """historical_forecasts / backtest bypass predict(): the same checks, cast and finite-forecast guard apply."""
+    series = noisy_sine(length=100)
+    model = make(trainer_kwargs).fit(series)
+    values = series.values().copy()
+    values[50, 0] = np.inf
+    with pytest.raises(ValueError, match=r"series\[0\] has 1 infinite value\(s\).*Replace them"):
+        model.historical_forecasts(series.with_values(values), retrain=False, forecast_horizon=8)
+    with pytest.raises(ValueError, match="missing"):
+        model.backtest(series.with_values(np.where(np.isinf(values), np.nan, values)), retrain=False,
+                       forecast_horizon=8)
+    expected = model.historical_forecasts(series, retrain=False, forecast_horizon=8, last_points_only=False)
+    cast = model.historical_forecasts(series.astype(np.float64), retrain=False, forecast_horizon=8,
+                                      last_points_only=False)  # float64 into a float32 model
+    assert len(cast) == len(expected)
+    np.testing.assert_allclose(cast[-1].values(), expected[-1].values(), rtol=1e-5)
+    with pytest.raises(ValueError, match="non-finite value"):
+        model.historical_forecasts(series * 1e30, retrain=False, forecast_horizon=8)
