@@ -38,6 +38,7 @@ from crossscale_ext.saliency import (
     SaliencyMaps,
     SaliencyMemoryWarning,
     SaliencyResult,
+    _integer_index,
     attention_maps,
     check_maps,
     check_storage_dtype,
@@ -548,7 +549,7 @@ def explain(
         input_times, forecast_times = result.input_index[-1], result.forecast_index[-1]
         times = pd.Index(np.concatenate([input_times, forecast_times]))
         if not isinstance(times, pd.DatetimeIndex):
-            times = pd.RangeIndex(int(times[0]), int(times[-1]) + 1)
+            times = _integer_index(times)
         names = ["paper", "per_step"] + (["gradient"] if gradients else [])
         pad = np.zeros(len(forecast_times))
         attention = TimeSeries.from_times_and_values(

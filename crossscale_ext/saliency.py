@@ -532,9 +532,7 @@ class SaliencyResult(SaliencyMaps):
 
         frame = self.to_dataframe(window, components)
         return TimeSeries.from_times_and_values(
-            times=frame.index if isinstance(frame.index, pd.DatetimeIndex) else pd.RangeIndex(
-                frame.index[0], frame.index[-1] + 1
-            ),
+            times=frame.index if isinstance(frame.index, pd.DatetimeIndex) else _integer_index(frame.index),
             values=frame.to_numpy(),
             columns=list(frame.columns),
         )
@@ -563,6 +561,12 @@ class SaliencyResult(SaliencyMaps):
         Entry ``l - 1`` is lag ``l`` (lag 1 = the last input step); ``kind``: any name of :meth:`temporal_map`.
         """
         return self.temporal_map(kind).mean(axis=0)[::-1]
+
+
+def _integer_index(values: pd.Index) -> pd.RangeIndex:
+    """Integer time stamps (of a RangeIndex series, possibly with a step) as the RangeIndex they came from."""
+    step = int(values[1] - values[0]) if len(values) > 1 else 1
+    return pd.RangeIndex(int(values[0]), int(values[-1]) + step, step)
 
 
 def warn_if_uninformative(output_length: int, n_patches: int, stacklevel: int = 3) -> bool:

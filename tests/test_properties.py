@@ -417,9 +417,9 @@ def _darts_saliency(darts_point, data):
 test_darts_saliency, test_darts_saliency_slow = both_profiles("darts_saliency", _darts_saliency)
 
 
-#: explain() on a RangeIndex with a step > 1 fails (see test_explain_on_a_range_index_with_a_step), so the property
-#: leaves that index out until it is fixed; every other index kind is generated
-EXPLAIN_INDEX_KINDS = tuple(kind for kind in DARTS_INDEX_KINDS if kind != "range_step")
+#: every index kind, a RangeIndex with a step > 1 included (explain() once dropped the step; see
+#: test_explain_on_a_range_index_with_a_step)
+EXPLAIN_INDEX_KINDS = DARTS_INDEX_KINDS
 
 
 def _darts_saliency_covariates(darts_covariates, data):
@@ -465,11 +465,6 @@ def _darts_explain(darts_point, data):
 test_darts_explain, test_darts_explain_slow = both_profiles("darts_explain", _darts_explain)
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason=(
-    "found by the explain property: explainability.explain and SaliencyResult.to_timeseries rebuild an integer "
-    "time index as RangeIndex(first, last + 1), dropping the step of a RangeIndex(start, stop, step); Darts then "
-    "raises 'The time index and values must have the same length'. Owned by the saliency code; remove this mark "
-    "and range_step's exclusion from EXPLAIN_INDEX_KINDS once fixed"))
 def test_explain_on_a_range_index_with_a_step(darts_point):
     values = train_values(40).astype(np.float32)
     series = TimeSeries.from_times_and_values(pd.RangeIndex(0, 120, 3), values, columns=["c0"])
