@@ -26,7 +26,7 @@ def plot_saliency(
     result: SaliencyResult,
     window: int = -1,
     kind: str | None = None,
-    per_scale: bool = True,
+    per_scale: bool | None = None,
     ground_truth: np.ndarray | None = None,
     figsize: tuple[float, float] | None = None,
     title: str | None = None,
@@ -47,7 +47,8 @@ def plot_saliency(
         ``gradients=True``, the default), else ``"per_component"``.
     per_scale
         Add a panel with the per-step map of every attended scale (``SaliencyResult.per_scale``), and the
-        ``paper`` and ``per_step`` maps as lines. Default: ``True``.
+        ``paper`` and ``per_step`` maps as lines. Default ``None``: when the result holds them (a result computed
+        with ``maps=`` may not); ``True`` asks for the panel and raises if the result lacks those maps.
     ground_truth
         Optional ``(L, C)`` or ``(L,)`` mask of the truly important cells, drawn as a heatmap beside the
         saliency (synthetic data). Default: ``None``.
@@ -64,18 +65,31 @@ def plot_saliency(
     Raises
     ------
     ValueError
-        For an unknown ``kind`` or a ``ground_truth`` whose shape does not match the window.
+        For an unknown ``kind``, a ``kind`` (or ``per_scale=True`` panel) whose map the result does not hold
+        (computed with ``maps=``), or a ``ground_truth`` whose shape does not match the window.
     """
     import matplotlib.pyplot as plt
 
     if not isinstance(result, SaliencyResult):
         raise TypeError(f"result must be a SaliencyResult; got {type(result).__name__}.")
+    available = result.available_maps
     if kind is None:
-        kind = "gradient" if "gradient" in result.available_maps else "per_component"
+        kind = next((k for k in ("gradient", "per_component", *_MAP_KINDS) if k in available), None)
+        if kind is None:
+            raise ValueError("The result holds no map to draw; compute it with maps=None (all maps).")
     if kind not in _MAP_KINDS:
         raise ValueError(f"kind must be one of {list(_MAP_KINDS)}; got {kind!r}.")
+    if kind not in available:
+        raise ValueError(f"The result does not hold the {kind!r} map (it holds {list(available)}); choose one of "
+                         f"those as kind, or compute the saliency with maps=None or a maps= that includes {kind!r}.")
+    has_scale_maps = result.has_raw_attention and {"per_step", "paper"} <= set(available)
+    if per_scale is None:
+        per_scale = has_scale_maps
+    elif per_scale and not has_scale_maps:
+        raise ValueError("per_scale=True needs the raw_attention, per_step and paper maps, which this result does "
+                         "not hold; compute the saliency with maps=None, or pass per_scale=False.")
     w = result._window(window)
-    length = result.per_step.shape[1]
+    length = result.input_index.shape[1]
     if kind in _CELL_KINDS:
         heat, rows = result.component_map(kind)[w].T, list(result.component_names)
     else:

@@ -60,6 +60,24 @@ def test_plot_saliency_draws_every_panel(saliency_result):
         plot_saliency(saliency_result, ground_truth=np.zeros((10, 2)))
 
 
+def test_plot_saliency_of_a_partial_result(fitted):
+    """A result computed with maps= draws what it holds, and says what it lacks."""
+    import matplotlib.pyplot as plt
+
+    series, _ = fitted
+    model = tiny_model(d_model=8).fit(series)
+    partial = model.saliency(maps=["gradient"])
+    fig = plot_saliency(partial)  # gradient heatmap, no per-scale panel (no attention maps held)
+    assert len(fig.axes) == 2 + 1
+    np.testing.assert_allclose(np.asarray(fig.axes[1].images[0].get_array())[:, :32], partial.gradient[-1].T,
+                               rtol=1e-6)
+    plt.close(fig)
+    with pytest.raises(ValueError, match="does not hold the 'per_step' map"):
+        plot_saliency(partial, kind="per_step")
+    with pytest.raises(ValueError, match="per_scale=True needs the raw_attention"):
+        plot_saliency(partial, per_scale=True)
+
+
 def test_plot_saliency_legends_sit_outside_the_curves(saliency_result):
     import matplotlib.pyplot as plt
 
