@@ -26,6 +26,8 @@ _EXPORTS: dict[str, str] = {
     "CrossScaleNetForecaster": "crossscale_ext.sktime_forecaster",
     "SaliencyResult": "crossscale_ext.saliency",
     "ShortHorizonWarning": "crossscale_ext.saliency",
+    "SaliencyMemoryWarning": "crossscale_ext.saliency",
+    "TrainingDivergedError": "crossscale_ext.darts_model",
     "plot_saliency": "crossscale_ext.plotting",
     "plot_forecast": "crossscale_ext.plotting",
 }
@@ -40,6 +42,8 @@ __all__ = [
     "CrossScaleNetForecaster",
     "SaliencyResult",
     "ShortHorizonWarning",
+    "SaliencyMemoryWarning",
+    "TrainingDivergedError",
     "plot_saliency",
     "plot_forecast",
     "__version__",
@@ -47,11 +51,11 @@ __all__ = [
 
 if TYPE_CHECKING:  # pragma: no cover
     from crossscale_ext.config import REFERENCE_ARCHITECTURE, ArchitectureConfig
-    from crossscale_ext.darts_model import CrossScaleNetModel
+    from crossscale_ext.darts_model import CrossScaleNetModel, TrainingDivergedError
     from crossscale_ext.explainability import CrossScaleNetExplainabilityResult
     from crossscale_ext.network import CrossScaleNet, CrossScaleNetOutput
     from crossscale_ext.plotting import plot_forecast, plot_saliency
-    from crossscale_ext.saliency import SaliencyResult, ShortHorizonWarning
+    from crossscale_ext.saliency import SaliencyMemoryWarning, SaliencyResult, ShortHorizonWarning
     from crossscale_ext.sktime_forecaster import CrossScaleNetForecaster
 
 
