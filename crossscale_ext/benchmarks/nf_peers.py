@@ -9,8 +9,8 @@ channels), the windows and targets :func:`~crossscale_ext.benchmarks.harness.eva
 models (:func:`make_windows` builds them; ``tests/test_nf_peers.py`` checks both against each other). It returns
 the fields of :class:`crossscale_ext.benchmarks.forecast.BenchmarkRow`.
 
-Settings (lookback L = 96 for every data set)
-----------------------------------------------
+**Settings** (lookback L = 96 for every data set).
+
 PatchTST (Nie et al., 2023; neuralforecast's ``PatchTST``): patch length 16, stride 8, RevIN without affine
 parameters subtracting the mean (the scripts' ``revin 1, affine 0, subtract_last 0``; neuralforecast's default
 subtracts the last value, so it is switched off), channel-independent (every channel is one univariate series of a
@@ -37,8 +37,8 @@ the H = 96 line: ETTh1 2 layers, d_model = d_ff = 256; ETTh2, ETTm1, ETTm2, Exch
 128. One difference from the paper's code stays: neuralforecast's iTransformer has no time-feature tokens (the
 paper's code appends the calendar features as extra variate tokens).
 
-Training, converted from epochs to neuralforecast's steps
----------------------------------------------------------
+**Training**, converted from epochs to neuralforecast's steps.
+
 neuralforecast trains for ``max_steps`` optimiser steps, each on ``windows_batch_size`` windows drawn at random
 (without replacement within a step) from all training windows, and validates every ``val_check_steps`` steps. Here
 one **epoch** is as many steps as the paper's loader has batches over the training windows,
@@ -55,8 +55,8 @@ last weights). The learning rate follows the paper's schedule per epoch (a ``Lam
 ``crossscale bench forecast`` (``ExponentialLR`` stepped per epoch). The papers train up to 100 (PatchTST) or 10
 (iTransformer) epochs; ``crossscale bench forecast`` uses 20 epochs and patience 3 for every model.
 
-Timing and cost
----------------
+**Timing and cost.**
+
 ``train_seconds_per_epoch`` is the wall time from the first step of an epoch to the start of its validation (the
 Darts epoch timer's span). Test windows are predicted by calling the trained network on batches of windows built
 with :func:`make_windows`, in evaluation mode, which is what neuralforecast's own ``predict`` does without its data
