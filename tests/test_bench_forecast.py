@@ -125,3 +125,16 @@ def test_reference_schedule_is_the_benchmark_default():
     assert model.model_params["lr_scheduler_kwargs"] == {"gamma": 0.8}
     with pytest.raises(ValueError, match="Unknown schedule"):
         build_model("NLinear", "ETTh1", 24, epochs=1, patience=1, schedule="cosine")
+
+
+def test_crossscale_label_names_the_rows_and_is_in_the_command():
+    import argparse
+
+    from crossscale_ext.benchmarks.forecast import _command_line, add_arguments
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(["--crossscale-lr", "1e-4", "--crossscale-label", "CrossScaleNet (reference)"])
+    assert args.crossscale_label == "CrossScaleNet (reference)"
+    assert "--crossscale-label 'CrossScaleNet (reference)'" in _command_line(args)
+    assert "--crossscale-label" not in _command_line(parser.parse_args([]))

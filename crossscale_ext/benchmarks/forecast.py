@@ -110,6 +110,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--crossscale-option", action="append", default=[], metavar="NAME=VALUE",
                         help="extra CrossScaleNetModel argument (Python literal value), e.g. channel_mixing=False or "
                              "instance_norm=False; repeat for several")
+    parser.add_argument("--crossscale-label", default="CrossScaleNet", metavar="NAME",
+                        help="model name of CrossScaleNet's rows in the results, to tell variants apart when runs are "
+                             "merged, e.g. 'CrossScaleNet (reference)' (default: CrossScaleNet; the cell counts "
+                             "compare the rows named CrossScaleNet)")
     parser.add_argument("--seed", type=int, default=0, help="random seed of every model (default: 0)")
     parser.add_argument("--no-test", action="store_true",
                         help="score the validation split only (val_mse / val_mae) and leave the test split untouched: "
@@ -298,7 +302,7 @@ def run_one(
     return BenchmarkRow(
         dataset=data.name,
         horizon=horizon,
-        model=model_name,
+        model=args.crossscale_label if model_name == "CrossScaleNet" else model_name,
         mse=float("nan") if scores is None else scores.mse,
         mae=float("nan") if scores is None else scores.mae,
         n_test_windows=0 if scores is None else scores.n_windows,
@@ -499,6 +503,8 @@ def _command_line(args: argparse.Namespace) -> str:
              "--schedule", args.schedule, "--lr-gamma", f"{args.lr_gamma:g}", "--batch-size", str(args.batch_size),
              "--crossscale-lr", f"{args.crossscale_lr:g}",
              "--crossscale-d-model", str(args.crossscale_d_model), "--seed", str(args.seed)]
+    if args.crossscale_label != "CrossScaleNet":
+        parts += ["--crossscale-label", repr(args.crossscale_label)]
     for option in args.crossscale_option:
         parts += ["--crossscale-option", option]
     if getattr(args, "threads", None) is not None:  # the global option (crossscale --threads N), set by the CLI
