@@ -498,8 +498,9 @@ def neuralforecast_available() -> bool:
 
 def _command_line(args: argparse.Namespace) -> str:
     """The ``crossscale bench forecast`` command that reproduces ``args``."""
+    models = ["--models", *args.models] if args.models is not None else []  # None: every installed model
     parts = ["crossscale bench forecast", "--dataset", *args.dataset, "--horizons", *map(str, args.horizons),
-             "--models", *args.models, "--epochs", str(args.epochs), "--patience", str(args.patience),
+             *models, "--epochs", str(args.epochs), "--patience", str(args.patience),
              "--schedule", args.schedule, "--lr-gamma", f"{args.lr_gamma:g}", "--batch-size", str(args.batch_size),
              "--crossscale-lr", f"{args.crossscale_lr:g}",
              "--crossscale-d-model", str(args.crossscale_d_model), "--seed", str(args.seed)]
