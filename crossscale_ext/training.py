@@ -24,19 +24,42 @@ from typing import Any
 __all__ = [
     "RECIPES",
     "RECOMMENDED_LEARNING_RATE",
+    "RECOMMENDED_MAX_HORIZON",
     "REFERENCE_LEARNING_RATE",
     "ReferenceLRSchedule",
+    "recommended_learning_rate",
     "reference_schedule_kwargs",
     "training_recipe",
 ]
 
 #: The reference scripts' initial learning rate (``run.py``'s default; no script overrides it).
 REFERENCE_LEARNING_RATE = 1e-4
-#: The initial rate of the recommended recipe: chosen on the ETTh1 validation split with the reference schedule,
-#: among 1e-4, 3e-4, 1e-3 and 3e-3 (docs/benchmarks/forecast.md, "Choosing the recipe").
+#: The initial rate of the recommended recipe for horizons up to :data:`RECOMMENDED_MAX_HORIZON`; longer horizons
+#: keep the reference rate. Chosen on the ETTh1 validation split with the reference schedule: among 1e-4, 3e-4, 1e-3
+#: and 3e-3 at H = 96 (1e-3 lowest), then 1e-4 against 1e-3 at every horizon (1e-3 lower at 96 and, barely, 192;
+#: 1e-4 lower at 336 and 720): docs/benchmarks/forecast.md, "Choosing the recipe".
 RECOMMENDED_LEARNING_RATE = 1e-3
-#: The recipes :func:`training_recipe` knows, with their initial learning rates.
-RECIPES: dict[str, float] = {"recommended": RECOMMENDED_LEARNING_RATE, "reference": REFERENCE_LEARNING_RATE}
+#: The longest horizon (output_chunk_length) for which the recommended recipe uses RECOMMENDED_LEARNING_RATE.
+RECOMMENDED_MAX_HORIZON = 192
+#: The recipes :func:`training_recipe` knows.
+RECIPES: tuple[str, ...] = ("recommended", "reference")
+
+
+def recommended_learning_rate(horizon: int | None = None) -> float:
+    """The recommended recipe's initial learning rate for a horizon (``output_chunk_length``).
+
+    :data:`RECOMMENDED_LEARNING_RATE` (1e-3) up to :data:`RECOMMENDED_MAX_HORIZON` (192) steps, the reference
+    rate (1e-4) beyond: on validation data the higher rate overfits long horizons within an epoch or two.
+    ``None`` (horizon unknown) gives the short-horizon rate.
+
+    >>> recommended_learning_rate(96), recommended_learning_rate(336)
+    (0.001, 0.0001)
+    """
+    if horizon is not None and (isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 1):
+        raise ValueError(f"horizon must be a positive integer (the output_chunk_length) or None; got {horizon!r}.")
+    if horizon is not None and horizon > RECOMMENDED_MAX_HORIZON:
+        return REFERENCE_LEARNING_RATE
+    return RECOMMENDED_LEARNING_RATE
 
 
 class ReferenceLRSchedule:
@@ -87,14 +110,17 @@ def reference_schedule_kwargs(learning_rate: float = 1e-4) -> dict[str, Any]:
     }
 
 
-def training_recipe(recipe: str = "recommended", early_stopping_patience: int | None = 3) -> dict[str, Any]:
+def training_recipe(
+    recipe: str = "recommended", early_stopping_patience: int | None = 3, horizon: int | None = None
+) -> dict[str, Any]:
     """Darts model arguments of a named training recipe.
 
     Both recipes use Adam, the reference schedule (``lradj=type1``, see :class:`ReferenceLRSchedule`), up to 20
     epochs, batch 32 and early stopping on the validation loss; they differ in the initial learning rate:
 
     - ``"reference"``: 1e-4, the authors' scripts (:data:`REFERENCE_LEARNING_RATE`);
-    - ``"recommended"`` (default): 1e-3 (:data:`RECOMMENDED_LEARNING_RATE`), chosen on validation splits only.
+    - ``"recommended"`` (default): :func:`recommended_learning_rate` of ``horizon``: 1e-3 up to 192 steps, 1e-4
+      beyond, chosen on validation splits only.
 
     Parameters
     ----------
@@ -104,6 +130,8 @@ def training_recipe(recipe: str = "recommended", early_stopping_patience: int | 
         Patience (epochs) of a ``pytorch_lightning`` ``EarlyStopping`` callback on ``val_loss``, added to
         ``pl_trainer_kwargs["callbacks"]``: the model must then be fit with ``val_series``. Default 3, the
         reference's. ``None`` leaves early stopping out (train all 20 epochs).
+    horizon
+        The model's ``output_chunk_length``, for the recommended recipe's rate; ``None``: the short-horizon rate.
 
     Returns
     -------
@@ -128,7 +156,8 @@ def training_recipe(recipe: str = "recommended", early_stopping_patience: int | 
     """
     if recipe not in RECIPES:
         raise ValueError(f"Unknown training recipe {recipe!r}; choose among {', '.join(map(repr, RECIPES))}.")
-    kwargs = {**reference_schedule_kwargs(RECIPES[recipe]), "n_epochs": 20, "batch_size": 32}
+    rate = recommended_learning_rate(horizon) if recipe == "recommended" else REFERENCE_LEARNING_RATE
+    kwargs = {**reference_schedule_kwargs(rate), "n_epochs": 20, "batch_size": 32}
     if early_stopping_patience is not None:
         if (isinstance(early_stopping_patience, bool) or not isinstance(early_stopping_patience, int)
                 or early_stopping_patience < 1):

@@ -125,6 +125,10 @@ def test_reference_schedule_is_the_benchmark_default():
     assert model.model_params["lr_scheduler_kwargs"] == {"gamma": 0.8}
     with pytest.raises(ValueError, match="Unknown schedule"):
         build_model("NLinear", "ETTh1", 24, epochs=1, patience=1, schedule="cosine")
+    # CrossScaleNet: the recommended recipe's rate per horizon unless --crossscale-lr is given
+    assert build_model("CrossScaleNet", "ETTh1", 96, epochs=1, patience=1)[3] == 1e-3
+    assert build_model("CrossScaleNet", "ETTh1", 336, epochs=1, patience=1)[3] == 1e-4
+    assert build_model("CrossScaleNet", "ETTh1", 336, epochs=1, patience=1, crossscale_lr=3e-4)[3] == 3e-4
 
 
 def test_crossscale_label_names_the_rows_and_is_in_the_command():

@@ -52,6 +52,12 @@ def test_named_recipes_differ_only_in_the_learning_rate(trainer_kwargs):
         (stopper,) = kwargs["pl_trainer_kwargs"]["callbacks"]
         assert isinstance(stopper, EarlyStopping) and stopper.patience == 3 and stopper.monitor == "val_loss"
     assert "pl_trainer_kwargs" not in training_recipe(early_stopping_patience=None)
+    # the recommended rate depends on the horizon: the reference rate beyond RECOMMENDED_MAX_HORIZON (192)
+    assert training_recipe(horizon=192)["optimizer_kwargs"] == {"lr": RECOMMENDED_LEARNING_RATE}
+    assert training_recipe(horizon=193)["optimizer_kwargs"] == {"lr": REFERENCE_LEARNING_RATE}
+    assert training_recipe("reference", horizon=96)["optimizer_kwargs"] == {"lr": REFERENCE_LEARNING_RATE}
+    with pytest.raises(ValueError, match="horizon must be a positive integer"):
+        training_recipe(horizon=0)
     with pytest.raises(ValueError, match="Unknown training recipe 'paper'"):
         training_recipe("paper")
     with pytest.raises(ValueError, match="positive integer or None"):

@@ -3,7 +3,8 @@
 Trains CrossScaleNet with the recommended recipe (:func:`crossscale_ext.training.training_recipe`): the reference
 setup of the paper's scripts (Adam, the ``lradj=type1`` schedule, up to 20 epochs, early stopping with patience 3
 on the validation loss, batch 32, dropout 0.1, d_model 32, lookback 96) with the learning rate chosen on the
-validation split, 1e-3; ``--crossscale-lr 1e-4`` is the reference recipe exactly. The Darts peers DLinear, NLinear,
+validation split (1e-3 up to H = 192, 1e-4 beyond); ``--crossscale-lr 1e-4`` is the reference recipe exactly.
+The Darts peers DLinear, NLinear,
 TSMixer and TiDE get the *same trainer* (epochs, schedule, early stopping, batch, best-validation weights restored),
 each set as its paper sets it; PatchTST and iTransformer (neuralforecast, optional) their papers' own settings
 (:mod:`crossscale_ext.benchmarks.nf_peers`). For every (data set, horizon, model) it
@@ -33,7 +34,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from crossscale_ext.training import RECOMMENDED_LEARNING_RATE, REFERENCE_LEARNING_RATE
+from crossscale_ext.training import (
+    RECOMMENDED_LEARNING_RATE,
+    RECOMMENDED_MAX_HORIZON,
+    REFERENCE_LEARNING_RATE,
+    recommended_learning_rate,
+)
 
 MODELS: tuple[str, ...] = ("CrossScaleNet", "DLinear", "NLinear", "TSMixer", "TiDE")
 #: peers through neuralforecast (the optional ``bench`` extra), run by :mod:`crossscale_ext.benchmarks.nf_peers`
@@ -103,9 +109,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="with --schedule exponential: the factor applied after every epoch (default: 0.5)")
     parser.add_argument("--batch-size", type=int, default=BATCH_SIZE,
                         help=f"training batch size of every model (default: {BATCH_SIZE})")
-    parser.add_argument("--crossscale-lr", type=float, default=RECOMMENDED_LEARNING_RATE,
-                        help=f"CrossScaleNet's initial learning rate (default: {RECOMMENDED_LEARNING_RATE:g}, the "
-                             f"recommended recipe; {REFERENCE_LEARNING_RATE:g} is the reference scripts')")
+    parser.add_argument("--crossscale-lr", type=float, default=None,
+                        help=f"CrossScaleNet's initial learning rate (default: the recommended recipe's, "
+                             f"{RECOMMENDED_LEARNING_RATE:g} up to H = {RECOMMENDED_MAX_HORIZON}, "
+                             f"{REFERENCE_LEARNING_RATE:g} beyond; {REFERENCE_LEARNING_RATE:g} everywhere is the "
+                             "reference scripts')")
     parser.add_argument("--crossscale-d-model", type=int, default=32, help="CrossScaleNet width (default: 32)")
     parser.add_argument("--crossscale-option", action="append", default=[], metavar="NAME=VALUE",
                         help="extra CrossScaleNetModel argument (Python literal value), e.g. channel_mixing=False or "
@@ -162,7 +170,7 @@ def _validate(args: argparse.Namespace) -> None:
         raise ValueError(f"--horizons must be positive integers; got {args.horizons}.")
     if not 0 < args.lr_gamma <= 1:
         raise ValueError(f"--lr-gamma must be in (0, 1]; got {args.lr_gamma}.")
-    if args.crossscale_lr <= 0:
+    if args.crossscale_lr is not None and args.crossscale_lr <= 0:
         raise ValueError(f"--crossscale-lr must be positive; got {args.crossscale_lr}.")
     parse_model_options(args.crossscale_option)
 
@@ -182,7 +190,7 @@ def build_model(
     patience: int,
     seed: int = 0,
     lr_gamma: float = 0.5,
-    crossscale_lr: float = RECOMMENDED_LEARNING_RATE,
+    crossscale_lr: float | None = None,
     crossscale_d_model: int = 32,
     trainer_kwargs: dict[str, Any] | None = None,
     crossscale_options: dict[str, Any] | None = None,
@@ -206,7 +214,7 @@ def build_model(
     lr_gamma
         With ``schedule="exponential"``: the factor of the ``ExponentialLR`` schedule, stepped after every epoch.
     crossscale_lr, crossscale_d_model
-        CrossScaleNet's learning rate and width.
+        CrossScaleNet's learning rate (``None``: the recommended recipe's for ``horizon``) and width.
     trainer_kwargs
         Extra ``pl_trainer_kwargs`` (e.g. ``{"accelerator": "gpu", "devices": [0]}``); callbacks are added.
     crossscale_options
@@ -237,7 +245,10 @@ def build_model(
     callbacks, timer, best = make_callbacks(patience)
     pl_kwargs = {**QUIET_TRAINER_KWARGS, "accelerator": "cpu", **(trainer_kwargs or {})}
     pl_kwargs["callbacks"] = list(pl_kwargs.get("callbacks", [])) + callbacks
-    learning_rate = crossscale_lr if model == "CrossScaleNet" else peer_learning_rate(model, dataset)
+    if model == "CrossScaleNet":
+        learning_rate = recommended_learning_rate(horizon) if crossscale_lr is None else crossscale_lr
+    else:
+        learning_rate = peer_learning_rate(model, dataset)
     common: dict[str, Any] = {
         "input_chunk_length": INPUT_LENGTH,
         "output_chunk_length": horizon,
@@ -502,7 +513,7 @@ def _command_line(args: argparse.Namespace) -> str:
     parts = ["crossscale bench forecast", "--dataset", *args.dataset, "--horizons", *map(str, args.horizons),
              *models, "--epochs", str(args.epochs), "--patience", str(args.patience),
              "--schedule", args.schedule, "--lr-gamma", f"{args.lr_gamma:g}", "--batch-size", str(args.batch_size),
-             "--crossscale-lr", f"{args.crossscale_lr:g}",
+             *([] if args.crossscale_lr is None else ["--crossscale-lr", f"{args.crossscale_lr:g}"]),
              "--crossscale-d-model", str(args.crossscale_d_model), "--seed", str(args.seed)]
     if args.crossscale_label != "CrossScaleNet":
         parts += ["--crossscale-label", repr(args.crossscale_label)]
