@@ -344,7 +344,7 @@ def format_markdown(rows: Sequence[BenchmarkRow], command: str, quick: bool) -> 
         lines += ["**Quick smoke run (--quick): tiny training and test subsets; these are not benchmark results.**",
                   ""]
     for dataset in dict.fromkeys(r.dataset for r in rows):
-        for horizon in dict.fromkeys(r.horizon for r in rows if r.dataset == dataset):
+        for horizon in sorted({r.horizon for r in rows if r.dataset == dataset}):
             group = [r for r in rows if r.dataset == dataset and r.horizon == horizon]
             lines += [f"## {dataset}, H = {horizon} ({group[0].n_test_windows} test windows)", "",
                       "| " + " | ".join(_HEADER) + " |", "|" + "---|" * len(_HEADER)]
