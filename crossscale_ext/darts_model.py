@@ -659,14 +659,20 @@ class CrossScaleNetModel(MixedCovariatesTorchModel):
         """
         self._require_fitted("predict()")
         self._check_inputs(series, past_covariates, future_covariates, self.input_chunk_length, "predict")
-        dtype = np.float64 if next(self.model.parameters()).dtype == torch.float64 else np.float32
-        series, past_covariates, future_covariates = (
-            _cast_series(value, dtype) for value in (series, past_covariates, future_covariates)
+        series, past_covariates, future_covariates = self._in_model_precision(
+            series, past_covariates, future_covariates
         )
         with INFERENCE_LOCK:  # outside Darts' @random_method, which reseeds torch's global generator
             forecast = super().predict(n, series, past_covariates, future_covariates, *args, **kwargs)
         _check_finite_forecast(forecast)
         return forecast
+
+    def _in_model_precision(self, series: Any, past_covariates: Any, future_covariates: Any) -> tuple[Any, Any, Any]:
+        """The inputs cast to the fitted network's floating-point precision (unchanged before fitting)."""
+        if self.model is None:
+            return series, past_covariates, future_covariates
+        dtype = np.float64 if next(self.model.parameters()).dtype == torch.float64 else np.float32
+        return tuple(_cast_series(value, dtype) for value in (series, past_covariates, future_covariates))
 
     def historical_forecasts(
         self,
@@ -683,11 +689,9 @@ class CrossScaleNetModel(MixedCovariatesTorchModel):
         Darts'; with ``retrain`` the model is refit as Darts does.
         """
         self._check_inputs(series, past_covariates, future_covariates, 0, "forecast")
-        if self.model is not None:
-            dtype = np.float64 if next(self.model.parameters()).dtype == torch.float64 else np.float32
-            series, past_covariates, future_covariates = (
-                _cast_series(value, dtype) for value in (series, past_covariates, future_covariates)
-            )
+        series, past_covariates, future_covariates = self._in_model_precision(
+            series, past_covariates, future_covariates
+        )
         forecasts = super().historical_forecasts(series, past_covariates, future_covariates, *args, **kwargs)
         nested = forecasts if isinstance(forecasts, list) else [forecasts]
         for item in nested:
