@@ -20,6 +20,7 @@ from typing import Any, Literal
 __all__ = ["ArchitectureConfig", "REFERENCE_ARCHITECTURE", "fill_parameter_docs", "parameter_docs"]
 
 CovariatePath = Literal["none", "linear", "lagged"]
+ScaleFusion = Literal["linear", "sum"]
 
 
 def _doc(text: str) -> Any:
@@ -98,6 +99,16 @@ class ArchitectureConfig:
         ),
     )
 
+    scale_fusion: ScaleFusion = field(
+        default="linear",
+        metadata=_doc(
+            "How the scales' forecasts become one. ``'linear'`` (default, the reference): one linear layer from "
+            "the ``n_scales * H`` stacked steps to the ``H`` forecast steps, shared by the channels "
+            "(``n_scales * H * H`` weights, 2.1 million at ``H = 720``). ``'sum'``: the sum of the scales' "
+            "weighted forecasts, with no weights of its own (each scale keeps its ``sigmoid`` weight)."
+        ),
+    )
+
     def __post_init__(self) -> None:
         _check_int("n_scales", self.n_scales, 2)
         _check_int("base_patch_length", self.base_patch_length, 1)
@@ -113,6 +124,10 @@ class ArchitectureConfig:
             raise ValueError(
                 "covariate_path must be 'none' (the reference layout), 'linear' or 'lagged'; "
                 f"got {self.covariate_path!r}."
+            )
+        if self.scale_fusion not in ("linear", "sum"):
+            raise ValueError(
+                f"scale_fusion must be 'linear' (the reference layer) or 'sum'; got {self.scale_fusion!r}."
             )
         factor = 2 ** (self.n_scales - 1)
         if self.base_patch_length % factor:

@@ -192,6 +192,7 @@ class CrossScaleNetModel(MixedCovariatesTorchModel):
         channel_mixing: bool = _DEFAULT.channel_mixing,
         instance_norm: bool = _DEFAULT.instance_norm,
         covariate_path: str = _DEFAULT.covariate_path,
+        scale_fusion: str = _DEFAULT.scale_fusion,
         use_static_covariates: bool = True,
         **kwargs: Any,
     ) -> None:
@@ -275,6 +276,7 @@ class CrossScaleNetModel(MixedCovariatesTorchModel):
             channel_mixing=channel_mixing,
             instance_norm=instance_norm,
             covariate_path=covariate_path,
+            scale_fusion=scale_fusion,
         )
         self.architecture.validate(input_chunk_length, output_chunk_length)
         super().__init__(**self._extract_torch_model_params(**self.model_params))

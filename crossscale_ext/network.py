@@ -21,6 +21,9 @@ Extensions beyond the reference (all off, or neutral, by default):
   window, as given, to the forecast, added after the target's instance normalisation is inverted, so a
   covariate's lagged value reaches the target linearly; it exists only when there are covariate channels
   (``n_targets < n_channels``). ``"none"`` is the reference layout.
+- ``scale_fusion="sum"``: the scales' weighted forecasts are summed instead of fused by the reference's linear
+  layer from ``n_scales * H`` to ``H`` steps (most of the parameters at long horizons). ``"linear"`` (the default)
+  is the reference layer.
 
 This module imports torch only (no Darts, no sktime): ``import crossscale_ext.network`` stays light.
 """
@@ -401,7 +404,11 @@ class CrossScaleNet(nn.Module):
         )
         self.attention = nn.ModuleList(CrossPatchAttention(n_channels, p) for p in self.patch_lengths[1:])
         self.scale_weights = nn.Parameter(torch.ones(n_scales))
-        self.projection = nn.Linear(n_scales * output_length, output_length * nr_params)
+        self.projection = (
+            nn.Linear(n_scales * output_length, output_length * nr_params)
+            if config.scale_fusion == "linear"
+            else nn.Linear(1, nr_params)  # "sum": one (weight, bias) per likelihood parameter, shared by every step
+        )
         n_covariates = n_channels - n_targets
         self.covariate_projection: nn.Module | None = None
         if n_covariates and config.covariate_path == "linear":
@@ -492,9 +499,12 @@ class CrossScaleNet(nn.Module):
             if s == 0:
                 seasonal_0 = seasonal_out
 
-        stacked = torch.cat(predictions, dim=1)  # (B, n_scales * H, C)
-        out = self.projection(stacked.transpose(1, 2))  # (B, C, H * K)
-        out = out.reshape(batch, self.n_channels, self.output_length, self.nr_params).transpose(1, 2)
+        if self.config.scale_fusion == "linear":
+            stacked = torch.cat(predictions, dim=1)  # (B, n_scales * H, C)
+            out = self.projection(stacked.transpose(1, 2))  # (B, C, H * K)
+            out = out.reshape(batch, self.n_channels, self.output_length, self.nr_params).transpose(1, 2)
+        else:
+            out = self.projection(torch.stack(predictions).sum(dim=0).unsqueeze(-1))  # (B, H, C, K)
         out = out[:, :, : self.n_targets]  # (B, H, n_targets, K)
 
         if self.future_projection is not None:

@@ -196,6 +196,7 @@ class CrossScaleNetForecaster(BaseForecaster):
         channel_mixing: bool = True,
         instance_norm: bool = True,
         covariate_path: str = "lagged",
+        scale_fusion: str = "linear",
         use_reversible_instance_norm: bool = False,
         quantiles: Sequence[float] | None = None,
         num_samples: int = 500,
@@ -221,6 +222,7 @@ class CrossScaleNetForecaster(BaseForecaster):
         self.channel_mixing = channel_mixing
         self.instance_norm = instance_norm
         self.covariate_path = covariate_path
+        self.scale_fusion = scale_fusion
         self.use_reversible_instance_norm = use_reversible_instance_norm
         self.quantiles = quantiles
         self.num_samples = num_samples
@@ -665,7 +667,8 @@ default="per_component"
                  "random_state": 0}
         probabilistic = {
             **tiny, "input_chunk_length": 8, "n_scales": 3, "base_patch_length": 4, "dropout": 0.0,
-            "channel_mixing": False, "covariate_path": "linear", "quantiles": [0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95],
+            "channel_mixing": False, "covariate_path": "linear", "scale_fusion": "sum",
+            "quantiles": [0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95],
             "num_samples": 32, "batch_size": 16, "update_epochs": 1, "random_state": 1,
         }
         return [point, probabilistic]

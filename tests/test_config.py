@@ -26,6 +26,7 @@ def test_defaults_and_reference_layout():
         ({"d_model": True}, r"d_model must be an integer"),
         ({"channel_mixing": "yes"}, r"channel_mixing must be True or False"),
         ({"covariate_path": "dense"}, r"covariate_path must be 'none'"),
+        ({"scale_fusion": "mean"}, r"scale_fusion must be 'linear' \(the reference layer\) or 'sum'"),
     ],
 )
 def test_invalid_fields_name_the_fix(kwargs, message):

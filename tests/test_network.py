@@ -132,6 +132,34 @@ def test_wrong_input_shape_is_reported():
         net(torch.randn(2, 30, 2))
 
 
+# ------------------------------------------------------------------------------------------- scale fusion
+def test_sum_fusion_is_the_weighted_sum_of_the_scale_forecasts():
+    torch.manual_seed(0)
+    net = CrossScaleNet(input_length=32, output_length=8, n_channels=3, n_scales=3, base_patch_length=8,
+                        moving_avg_kernel=5, scale_fusion="sum", instance_norm=False).eval()
+    linear = CrossScaleNet(input_length=32, output_length=720, n_channels=3, n_scales=3, base_patch_length=8,
+                           moving_avg_kernel=5)
+    summed = CrossScaleNet(input_length=32, output_length=720, n_channels=3, n_scales=3, base_patch_length=8,
+                           moving_avg_kernel=5, scale_fusion="sum")
+    # the reference layer holds n_scales * H * H + H weights; the sum two (a weight and a bias)
+    count = sum(p.numel() for p in linear.parameters()) - sum(p.numel() for p in summed.parameters())
+    assert count == (3 * 720 * 720 + 720) - 2
+    with torch.no_grad():
+        net.projection.weight.fill_(1.0)
+        net.projection.bias.zero_()
+        x = torch.randn(4, 32, 3)
+        out = net(x)
+        scales, _, _ = net.scale_tokens(x)
+        # scale 0 needs no attention, so its forecast is its encoders' sum times its weight
+        seasonal, trend = net.decomposition(scales[0])
+        scale_0 = out.scale_weights[0] * (net.seasonal_encoders[0](seasonal) + net.trend_encoders[0](trend))
+        assert out.forecast.shape == (4, 8, 3, 1)
+        # removing scale 0's share leaves the other scales' share, which depends on scale 0 only through attention
+        assert not torch.allclose(out.forecast[..., 0], scale_0)
+        net.scale_weights[1:] = -1e4  # sigmoid -> 0: only scale 0 remains
+        torch.testing.assert_close(net(x).forecast[..., 0], scale_0)
+
+
 # ------------------------------------------------------------------------------------------- covariate paths
 def test_covariate_path_exists_only_with_covariates():
     for path in ("none", "linear", "lagged"):

@@ -591,6 +591,16 @@ def test_covariate_path_reaches_the_darts_model(trainer_kwargs):
     assert pred.shape == (2, 1) and np.isfinite(pred.to_numpy()).all()
 
 
+def test_scale_fusion_reaches_the_darts_model(trainer_kwargs):
+    y = sine_frame(length=80)
+    assert CrossScaleNetForecaster().scale_fusion == "linear"  # the reference layer is the default
+    summed = forecaster(trainer_kwargs, scale_fusion="sum").fit(y)
+    assert summed.darts_model_.architecture.scale_fusion == "sum"
+    assert summed.darts_model_.model.network.projection.in_features == 1
+    pred = summed.predict([1, 2])
+    assert pred.shape == (2, 1) and np.isfinite(pred.to_numpy()).all()
+
+
 def test_docstring_documents_every_parameter_once():
     import inspect
 
