@@ -35,6 +35,30 @@ def test_quick_run_through_the_command_line(shared_data_dir, tmp_path, capsys):
     assert "ETTh1, H = 96 (256 test windows)" in capsys.readouterr().out
 
 
+def test_finished_rows_are_written_before_a_later_run_fails(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    import crossscale_ext.datasets.long_horizon as long_horizon
+    from crossscale_ext.benchmarks import forecast
+
+    monkeypatch.setattr(long_horizon, "load_long_horizon",
+                        lambda name, length, data_dir=None: SimpleNamespace(name=name, train=0, val=0, test=0))
+
+    def run_one(model_name, data, horizon, *args, **kwargs):
+        if model_name == "NLinear":
+            raise RuntimeError("killed")
+        return BenchmarkRow(data.name, horizon, model_name, 0.5, 0.4, 10, 5, 3, 2, 1.0, 1.0, 2.0, 0.0, 0.005)
+
+    monkeypatch.setattr(forecast, "run_one", run_one)
+    with pytest.raises(RuntimeError, match="killed"):
+        cli.main(["bench", "forecast", "--dataset", "ETTh1", "--horizons", "96", "--models", "DLinear", "NLinear",
+                  "--out", str(tmp_path)])
+    with open(tmp_path / "results.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(r["model"], r["mse"]) for r in rows] == [("DLinear", "0.5")]
+    assert "| DLinear |" in (tmp_path / "results.md").read_text()
+
+
 def test_invalid_arguments_are_rejected(tmp_path):
     with pytest.raises(ValueError, match="--epochs must be at least 1"):
         cli.main(["bench", "forecast", "--epochs", "0", "--out", str(tmp_path)])

@@ -492,9 +492,10 @@ def run(args: argparse.Namespace) -> int:
         else:
             row = run_one(model_name, data, horizon, args, train, val, test)
         rows.append(row)
+        # after every run, so a grid stopped part-way (killed, out of time) keeps every finished row
+        csv_path, md_path = write_results(rows, args.out, command, args.quick)
         progress.write(f"{dataset} H={horizon} {model_name}: MSE {row.mse:.4f} MAE {row.mae:.4f} "
                        f"({row.epochs_run} epochs, {row.train_seconds_per_epoch:.1f} s/epoch)")
-    csv_path, md_path = write_results(rows, args.out, command, args.quick)
     print(format_markdown(rows, command, args.quick))
     print(f"\nWrote {csv_path} and {md_path}")
     return 0
