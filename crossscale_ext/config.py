@@ -105,7 +105,8 @@ class ArchitectureConfig:
             "How the scales' forecasts become one. ``'linear'`` (default, the reference): one linear layer from "
             "the ``n_scales * H`` stacked steps to the ``H`` forecast steps, shared by the channels "
             "(``n_scales * H * H`` weights, 2.1 million at ``H = 720``). ``'sum'``: the sum of the scales' "
-            "weighted forecasts, with no weights of its own (each scale keeps its ``sigmoid`` weight)."
+            "weighted forecasts (each scale keeps its ``sigmoid`` weight), then one weight and bias per likelihood "
+            "parameter, shared by every step and channel (2 weights for a point forecast)."
         ),
     )
 
