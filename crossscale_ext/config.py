@@ -21,6 +21,7 @@ __all__ = ["ArchitectureConfig", "REFERENCE_ARCHITECTURE", "fill_parameter_docs"
 
 CovariatePath = Literal["none", "linear", "lagged"]
 ScaleFusion = Literal["linear", "sum"]
+NormCenter = Literal["mean", "last"]
 
 
 def _doc(text: str) -> Any:
@@ -85,6 +86,16 @@ class ArchitectureConfig:
             "target normalised before the network."
         ),
     )
+    instance_norm_center: NormCenter = field(
+        default="mean",
+        metadata=_doc(
+            "What the instance normalisation subtracts from every input channel (and adds back to the forecast): "
+            "``'mean'`` (default, the reference's RevIN) the window mean; ``'last'`` the window's last value "
+            "(PatchTST's ``subtract_last``, NLinear's centring), so the network forecasts the change from the "
+            "last observation. Both divide by the window's standard deviation; with covariates, the covariate path's "
+            "gate weights whichever is re-added. Needs ``instance_norm=True``."
+        ),
+    )
     covariate_path: CovariatePath = field(
         default="lagged",
         metadata=_doc(
@@ -125,6 +136,16 @@ class ArchitectureConfig:
             raise ValueError(
                 "covariate_path must be 'none' (the reference layout), 'linear' or 'lagged'; "
                 f"got {self.covariate_path!r}."
+            )
+        if self.instance_norm_center not in ("mean", "last"):
+            raise ValueError(
+                "instance_norm_center must be 'mean' (the reference's RevIN) or 'last'; "
+                f"got {self.instance_norm_center!r}."
+            )
+        if self.instance_norm_center != "mean" and not self.instance_norm:
+            raise ValueError(
+                f"instance_norm_center={self.instance_norm_center!r} needs instance_norm=True (without instance "
+                "normalisation nothing is subtracted); set instance_norm=True or leave instance_norm_center='mean'."
             )
         if self.scale_fusion not in ("linear", "sum"):
             raise ValueError(

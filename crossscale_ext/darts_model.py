@@ -191,6 +191,7 @@ class CrossScaleNetModel(MixedCovariatesTorchModel):
         dropout: float = _DEFAULT.dropout,
         channel_mixing: bool = _DEFAULT.channel_mixing,
         instance_norm: bool = _DEFAULT.instance_norm,
+        instance_norm_center: str = _DEFAULT.instance_norm_center,
         covariate_path: str = _DEFAULT.covariate_path,
         scale_fusion: str = _DEFAULT.scale_fusion,
         use_static_covariates: bool = True,
@@ -275,6 +276,7 @@ class CrossScaleNetModel(MixedCovariatesTorchModel):
             dropout=dropout,
             channel_mixing=channel_mixing,
             instance_norm=instance_norm,
+            instance_norm_center=instance_norm_center,
             covariate_path=covariate_path,
             scale_fusion=scale_fusion,
         )

@@ -24,6 +24,8 @@ Extensions beyond the reference (all off, or neutral, by default):
 - ``scale_fusion="sum"``: the scales' weighted forecasts are summed instead of fused by the reference's linear
   layer from ``n_scales * H`` to ``H`` steps (most of the parameters at long horizons). ``"linear"`` (the default)
   is the reference layer.
+- ``instance_norm_center="last"``: the instance normalisation subtracts the window's last value instead of its
+  mean (PatchTST's ``subtract_last``); ``"mean"`` (the default) is the reference's RevIN.
 
 This module imports torch only (no Darts, no sktime): ``import crossscale_ext.network`` stays light.
 """
@@ -109,17 +111,26 @@ class ReversibleInstanceNorm(nn.Module):
         Number of channels ``C``.
     eps
         Added to the variance (default 1e-5, as the reference).
+    center
+        What is subtracted: ``"mean"`` (default, the reference) the window mean, ``"last"`` the window's last
+        value (PatchTST's ``subtract_last``). The scale is the window's standard deviation either way.
     """
 
-    def __init__(self, n_channels: int, eps: float = 1e-5) -> None:
+    def __init__(self, n_channels: int, eps: float = 1e-5, center: str = "mean") -> None:
         super().__init__()
+        if center not in ("mean", "last"):
+            raise ValueError(f"center must be 'mean' or 'last'; got {center!r}.")
         self.eps = eps
+        self.center = center
         self.affine_weight = nn.Parameter(torch.ones(n_channels))
         self.affine_bias = nn.Parameter(torch.zeros(n_channels))
 
     def normalize(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Return ``(x_normalised, mean, stdev)`` for ``x`` of shape ``(B, T, C)``."""
-        mean = x.mean(dim=1, keepdim=True).detach()
+        """Return ``(x_normalised, center, stdev)`` for ``x`` of shape ``(B, T, C)``.
+
+        ``center`` is the subtracted ``(B, 1, C)`` statistic: the window mean, or its last value.
+        """
+        mean = (x.mean(dim=1, keepdim=True) if self.center == "mean" else x[:, -1:, :]).detach()
         stdev = torch.sqrt(x.var(dim=1, keepdim=True, unbiased=False) + self.eps).detach()
         return (x - mean) / stdev * self.affine_weight + self.affine_bias, mean, stdev
 
@@ -389,7 +400,9 @@ class CrossScaleNet(nn.Module):
         self.scale_lengths = [input_length // 2**s for s in range(n_scales)]
         self.patch_lengths = [base_patch_length // 2**s for s in range(n_scales)]
 
-        self.instance_norm = ReversibleInstanceNorm(n_channels) if config.instance_norm else None
+        self.instance_norm = (
+            ReversibleInstanceNorm(n_channels, center=config.instance_norm_center) if config.instance_norm else None
+        )
         self.register_buffer(
             "positional_encoding", sinusoidal_positional_encoding(input_length, n_channels), persistent=False
         )

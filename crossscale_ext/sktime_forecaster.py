@@ -195,6 +195,7 @@ class CrossScaleNetForecaster(BaseForecaster):
         dropout: float = 0.1,
         channel_mixing: bool = True,
         instance_norm: bool = True,
+        instance_norm_center: str = "mean",
         covariate_path: str = "lagged",
         scale_fusion: str = "linear",
         use_reversible_instance_norm: bool = False,
@@ -221,6 +222,7 @@ class CrossScaleNetForecaster(BaseForecaster):
         self.dropout = dropout
         self.channel_mixing = channel_mixing
         self.instance_norm = instance_norm
+        self.instance_norm_center = instance_norm_center
         self.covariate_path = covariate_path
         self.scale_fusion = scale_fusion
         self.use_reversible_instance_norm = use_reversible_instance_norm
@@ -668,6 +670,7 @@ default="per_component"
         probabilistic = {
             **tiny, "input_chunk_length": 8, "n_scales": 3, "base_patch_length": 4, "dropout": 0.0,
             "channel_mixing": False, "covariate_path": "linear", "scale_fusion": "sum",
+            "instance_norm_center": "last",
             "quantiles": [0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95],
             "num_samples": 32, "batch_size": 16, "update_epochs": 1, "random_state": 1,
         }

@@ -27,6 +27,8 @@ def test_defaults_and_reference_layout():
         ({"channel_mixing": "yes"}, r"channel_mixing must be True or False"),
         ({"covariate_path": "dense"}, r"covariate_path must be 'none'"),
         ({"scale_fusion": "mean"}, r"scale_fusion must be 'linear' \(the reference layer\) or 'sum'"),
+        ({"instance_norm_center": "median"}, r"instance_norm_center must be 'mean' \(the reference's RevIN\)"),
+        ({"instance_norm_center": "last", "instance_norm": False}, r"needs instance_norm=True"),
     ],
 )
 def test_invalid_fields_name_the_fix(kwargs, message):
