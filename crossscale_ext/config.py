@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import MISSING, asdict, dataclass, field, fields
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 __all__ = ["ArchitectureConfig", "REFERENCE_ARCHITECTURE", "fill_parameter_docs", "parameter_docs"]
 
@@ -137,7 +137,7 @@ class ArchitectureConfig:
                 "covariate_path must be 'none' (the reference layout), 'linear' or 'lagged'; "
                 f"got {self.covariate_path!r}."
             )
-        if self.instance_norm_center not in ("mean", "last"):
+        if self.instance_norm_center not in get_args(NormCenter):
             raise ValueError(
                 "instance_norm_center must be 'mean' (the reference's RevIN) or 'last'; "
                 f"got {self.instance_norm_center!r}."

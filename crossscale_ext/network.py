@@ -33,13 +33,13 @@ This module imports torch only (no Darts, no sktime): ``import crossscale_ext.ne
 from __future__ import annotations
 
 import math
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, get_args
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from crossscale_ext.config import ArchitectureConfig, _check_int
+from crossscale_ext.config import ArchitectureConfig, NormCenter, _check_int
 
 __all__ = [
     "CrossScaleNet",
@@ -116,9 +116,9 @@ class ReversibleInstanceNorm(nn.Module):
         value (PatchTST's ``subtract_last``). The scale is the window's standard deviation either way.
     """
 
-    def __init__(self, n_channels: int, eps: float = 1e-5, center: str = "mean") -> None:
+    def __init__(self, n_channels: int, eps: float = 1e-5, center: NormCenter = "mean") -> None:
         super().__init__()
-        if center not in ("mean", "last"):
+        if center not in get_args(NormCenter):
             raise ValueError(f"center must be 'mean' or 'last'; got {center!r}.")
         self.eps = eps
         self.center = center
@@ -130,9 +130,9 @@ class ReversibleInstanceNorm(nn.Module):
 
         ``center`` is the subtracted ``(B, 1, C)`` statistic: the window mean, or its last value.
         """
-        mean = (x.mean(dim=1, keepdim=True) if self.center == "mean" else x[:, -1:, :]).detach()
+        center = (x.mean(dim=1, keepdim=True) if self.center == "mean" else x[:, -1:, :]).detach()
         stdev = torch.sqrt(x.var(dim=1, keepdim=True, unbiased=False) + self.eps).detach()
-        return (x - mean) / stdev * self.affine_weight + self.affine_bias, mean, stdev
+        return (x - center) / stdev * self.affine_weight + self.affine_bias, center, stdev
 
     def denormalize(
         self, y: torch.Tensor, mean: torch.Tensor, stdev: torch.Tensor, n_channels: int
