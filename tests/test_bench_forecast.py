@@ -166,3 +166,27 @@ def test_crossscale_label_names_the_rows_and_is_in_the_command():
     assert args.crossscale_label == "CrossScaleNet (reference)"
     assert "--crossscale-label 'CrossScaleNet (reference)'" in _command_line(args)
     assert "--crossscale-label" not in _command_line(parser.parse_args([]))
+
+
+def test_crossscale_weight_decay_switches_crossscalenet_to_adamw_only():
+    import argparse
+
+    import torch
+
+    from crossscale_ext.benchmarks.forecast import _command_line, _validate, add_arguments, build_model
+
+    model, *_ = build_model("CrossScaleNet", "ETTh1", 24, epochs=1, patience=1, crossscale_weight_decay=0.05)
+    assert model.model_params["optimizer_cls"] is torch.optim.AdamW
+    assert model.model_params["optimizer_kwargs"] == {"lr": 1e-3, "weight_decay": 0.05}
+    default, *_ = build_model("CrossScaleNet", "ETTh1", 24, epochs=1, patience=1)
+    assert default.model_params["optimizer_cls"] is torch.optim.Adam
+    assert "weight_decay" not in default.model_params["optimizer_kwargs"]
+    peer, *_ = build_model("DLinear", "ETTh1", 24, epochs=1, patience=1, crossscale_weight_decay=0.05)
+    assert peer.model_params["optimizer_cls"] is torch.optim.Adam
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    assert "--crossscale-weight-decay 0.05" in _command_line(parser.parse_args(["--crossscale-weight-decay", "0.05"]))
+    assert "--crossscale-weight-decay" not in _command_line(parser.parse_args([]))
+    with pytest.raises(ValueError, match="--crossscale-weight-decay must be 0 or more"):
+        _validate(parser.parse_args(["--crossscale-weight-decay", "-1"]))

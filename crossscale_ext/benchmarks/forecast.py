@@ -115,6 +115,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"{REFERENCE_LEARNING_RATE:g} beyond; {REFERENCE_LEARNING_RATE:g} everywhere is the "
                              "reference scripts')")
     parser.add_argument("--crossscale-d-model", type=int, default=32, help="CrossScaleNet width (default: 32)")
+    parser.add_argument("--crossscale-weight-decay", type=float, default=0.0, metavar="W",
+                        help="CrossScaleNet's decoupled weight decay: above 0 it trains with AdamW(weight_decay=W) "
+                             "instead of Adam (default: 0, plain Adam as in the reference scripts)")
     parser.add_argument("--crossscale-option", action="append", default=[], metavar="NAME=VALUE",
                         help="extra CrossScaleNetModel argument (Python literal value), e.g. channel_mixing=False or "
                              "instance_norm=False; repeat for several")
@@ -172,6 +175,8 @@ def _validate(args: argparse.Namespace) -> None:
         raise ValueError(f"--lr-gamma must be in (0, 1]; got {args.lr_gamma}.")
     if args.crossscale_lr is not None and args.crossscale_lr <= 0:
         raise ValueError(f"--crossscale-lr must be positive; got {args.crossscale_lr}.")
+    if not args.crossscale_weight_decay >= 0:
+        raise ValueError(f"--crossscale-weight-decay must be 0 or more; got {args.crossscale_weight_decay}.")
     parse_model_options(args.crossscale_option)
 
 
@@ -196,6 +201,7 @@ def build_model(
     crossscale_options: dict[str, Any] | None = None,
     schedule: str = "reference",
     batch_size: int = BATCH_SIZE,
+    crossscale_weight_decay: float = 0.0,
 ) -> tuple[Any, Any, Any, float]:
     """Build one benchmark model with the shared trainer settings.
 
@@ -224,6 +230,9 @@ def build_model(
         of DLinear / NLinear use too; ``"exponential"``: ``ExponentialLR(lr_gamma)``.
     batch_size
         Training batch size.
+    crossscale_weight_decay
+        Above 0, CrossScaleNet trains with ``torch.optim.AdamW(weight_decay=crossscale_weight_decay)`` instead of
+        Adam; the peers keep Adam.
 
     Returns
     -------
@@ -263,6 +272,9 @@ def build_model(
     else:
         common.update(optimizer_kwargs={"lr": learning_rate}, lr_scheduler_cls=torch.optim.lr_scheduler.ExponentialLR,
                       lr_scheduler_kwargs={"gamma": lr_gamma})
+    if model == "CrossScaleNet" and crossscale_weight_decay > 0:
+        common["optimizer_cls"] = torch.optim.AdamW
+        common["optimizer_kwargs"] = {**common["optimizer_kwargs"], "weight_decay": float(crossscale_weight_decay)}
     if model == "CrossScaleNet":
         architecture = {"d_model": crossscale_d_model, "dropout": 0.1, "n_scales": 4, "base_patch_length": 16,
                         "moving_avg_kernel": 25, **(crossscale_options or {})}
@@ -298,7 +310,7 @@ def run_one(
         model_name, data.name, horizon, epochs=args.epochs, patience=args.patience, seed=args.seed,
         lr_gamma=args.lr_gamma, crossscale_lr=args.crossscale_lr, crossscale_d_model=args.crossscale_d_model,
         trainer_kwargs=trainer_kwargs, crossscale_options=parse_model_options(args.crossscale_option),
-        schedule=args.schedule, batch_size=args.batch_size,
+        schedule=args.schedule, batch_size=args.batch_size, crossscale_weight_decay=args.crossscale_weight_decay,
     )
     with PeakMemory() as memory:
         model.fit(train, val_series=val, verbose=False)
@@ -516,6 +528,8 @@ def _command_line(args: argparse.Namespace) -> str:
              "--schedule", args.schedule, "--lr-gamma", f"{args.lr_gamma:g}", "--batch-size", str(args.batch_size),
              *([] if args.crossscale_lr is None else ["--crossscale-lr", f"{args.crossscale_lr:g}"]),
              "--crossscale-d-model", str(args.crossscale_d_model), "--seed", str(args.seed)]
+    if args.crossscale_weight_decay > 0:
+        parts += ["--crossscale-weight-decay", f"{args.crossscale_weight_decay:g}"]
     if args.crossscale_label != "CrossScaleNet":
         parts += ["--crossscale-label", repr(args.crossscale_label)]
     for option in args.crossscale_option:
