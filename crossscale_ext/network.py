@@ -135,13 +135,13 @@ class ReversibleInstanceNorm(nn.Module):
         return (x - center) / stdev * self.affine_weight + self.affine_bias, center, stdev
 
     def denormalize(
-        self, y: torch.Tensor, mean: torch.Tensor, stdev: torch.Tensor, n_channels: int
+        self, y: torch.Tensor, center: torch.Tensor, stdev: torch.Tensor, n_channels: int
     ) -> torch.Tensor:
         """Invert :meth:`normalize` on the first ``n_channels`` channels of ``y`` ``(B, H, n_channels, K)``."""
         weight = self.affine_weight[:n_channels].view(1, 1, -1, 1)
         bias = self.affine_bias[:n_channels].view(1, 1, -1, 1)
         y = (y - bias) / (weight + self.eps * self.eps)
-        return y * stdev[:, :, :n_channels, None] + mean[:, :, :n_channels, None]
+        return y * stdev[:, :, :n_channels, None] + center[:, :, :n_channels, None]
 
 
 class SeriesDecomposition(nn.Module):
@@ -430,7 +430,8 @@ class CrossScaleNet(nn.Module):
             )
         elif n_covariates and config.covariate_path == "lagged":
             self.covariate_projection = DistributedLag(input_length, output_length, n_covariates, n_targets * nr_params)
-        # With a covariate path and instance norm, the window mean that the norm adds back to the forecast is
+        # With a covariate path and instance norm, the centre (window mean, or last value) that the norm adds back
+        # to the forecast is
         # weighted by a learnable gate that starts at 0: the covariate path carries the level of a target that the
         # covariates drive, and the gate learns to re-add the mean (1 is the reference) where the target's own
         # level matters. Started at 1, the covariates' weights must learn to cancel the window mean instead,
@@ -456,20 +457,21 @@ class CrossScaleNet(nn.Module):
         -------
         scales
             ``n_scales`` tensors ``(B, L / 2**s, C)``: the tokens each scale (and its attention) sees.
-        mean, stdev
-            The instance-norm statistics ``(B, 1, C)`` (None without instance norm).
+        center, stdev
+            The instance-norm statistics ``(B, 1, C)``: the subtracted centre (window mean or last value) and
+            the scale (None without instance norm).
         """
         if x.dim() != 3 or x.shape[1:] != (self.input_length, self.n_channels):
             raise ValueError(
                 f"x must have shape (batch, {self.input_length}, {self.n_channels}); got {tuple(x.shape)}."
             )
-        mean = stdev = None
+        center = stdev = None
         if self.instance_norm is not None:
-            x, mean, stdev = self.instance_norm.normalize(x)
+            x, center, stdev = self.instance_norm.normalize(x)
         scales = [x + self.positional_encoding.to(x.dtype)]
         for _ in range(1, self.n_scales):
             scales.append(F.avg_pool1d(scales[-1].transpose(1, 2), kernel_size=2).transpose(1, 2))
-        return scales, mean, stdev
+        return scales, center, stdev
 
     def forward(
         self,
@@ -494,7 +496,7 @@ class CrossScaleNet(nn.Module):
         CrossScaleNetOutput
         """
         batch = x.shape[0]
-        scales, mean, stdev = self.scale_tokens(x)
+        scales, center, stdev = self.scale_tokens(x)
         weights = torch.sigmoid(self.scale_weights)
         predictions, patch_attention, local_attention = [], [], []
         seasonal_0 = None
@@ -534,9 +536,9 @@ class CrossScaleNet(nn.Module):
                 batch, 1, self.n_targets, self.nr_params
             )
         if self.instance_norm is not None:
-            out = self.instance_norm.denormalize(out, mean, stdev, self.n_targets)
+            out = self.instance_norm.denormalize(out, center, stdev, self.n_targets)
             if self.mean_gate is not None:
-                out = out - (1.0 - self.mean_gate).view(1, 1, -1, 1) * mean[:, :, : self.n_targets, None]
+                out = out - (1.0 - self.mean_gate).view(1, 1, -1, 1) * center[:, :, : self.n_targets, None]
         if self.covariate_projection is not None:
             # on the covariates as given and after the target's normalisation is inverted: a covariate's lagged
             # value then reaches the target linearly, which a map between normalised windows cannot do (the

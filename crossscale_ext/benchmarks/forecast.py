@@ -272,10 +272,10 @@ def build_model(
     else:
         common.update(optimizer_kwargs={"lr": learning_rate}, lr_scheduler_cls=torch.optim.lr_scheduler.ExponentialLR,
                       lr_scheduler_kwargs={"gamma": lr_gamma})
-    if model == "CrossScaleNet" and crossscale_weight_decay > 0:
-        common["optimizer_cls"] = torch.optim.AdamW
-        common["optimizer_kwargs"] = {**common["optimizer_kwargs"], "weight_decay": float(crossscale_weight_decay)}
     if model == "CrossScaleNet":
+        if crossscale_weight_decay > 0:
+            common["optimizer_cls"] = torch.optim.AdamW
+            common["optimizer_kwargs"]["weight_decay"] = float(crossscale_weight_decay)
         architecture = {"d_model": crossscale_d_model, "dropout": 0.1, "n_scales": 4, "base_patch_length": 16,
                         "moving_avg_kernel": 25, **(crossscale_options or {})}
         built = CrossScaleNetModel(**architecture, **common)
