@@ -431,10 +431,9 @@ class CrossScaleNet(nn.Module):
         elif n_covariates and config.covariate_path == "lagged":
             self.covariate_projection = DistributedLag(input_length, output_length, n_covariates, n_targets * nr_params)
         # With a covariate path and instance norm, the centre (window mean, or last value) that the norm adds back
-        # to the forecast is
-        # weighted by a learnable gate that starts at 0: the covariate path carries the level of a target that the
-        # covariates drive, and the gate learns to re-add the mean (1 is the reference) where the target's own
-        # level matters. Started at 1, the covariates' weights must learn to cancel the window mean instead,
+        # to the forecast is weighted by a learnable gate that starts at 0: the covariate path carries the level of
+        # a target that the covariates drive, and the gate learns to re-add the centre (1 is the reference) where
+        # the target's own level matters. Started at 1, the covariates' weights must learn to cancel it instead,
         # which spreads negative weight over every lag (measured on SYN3: gradient-map AUROC 0.65 against 1.00).
         self.mean_gate = (
             nn.Parameter(torch.zeros(n_targets))
