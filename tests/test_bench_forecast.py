@@ -115,6 +115,11 @@ def test_cell_summary_counts_where_crossscalenet_wins():
     text = "\n".join(summary_markdown(rows))
     assert "1 of 3 cells" in text and "below both DLinear and NLinear: 1 of 2 cells" in text
     assert summary_markdown([_row("ETTh1", 96, "CrossScaleNet", 0.3)]) == []
+    # a variant of the counted model (another recipe's rows) is not its peer: it neither wins the cell nor counts it
+    variants = rows + [_row("ETTh2", 96, "CrossScaleNet (reference)", 0.20),
+                       _row("ETTh2", 192, "CrossScaleNet (lr 1e-3)", 0.10)]
+    assert cell_summary(variants) == cell_summary(rows)
+    assert cell_summary(variants, "CrossScaleNet (reference)")["best"] == 1
 
 
 def test_results_round_trip_and_merge(tmp_path):

@@ -384,6 +384,9 @@ def format_markdown(rows: Sequence[BenchmarkRow], command: str, quick: bool) -> 
 def cell_summary(rows: Sequence[BenchmarkRow], model: str = "CrossScaleNet") -> dict[str, Any]:
     """Where ``model`` stands over the (data set, horizon) cells of ``rows``, by test MSE.
 
+    Rows of ``model``'s own variants, named ``"<model> (...)"`` (``--crossscale-label``, e.g. ``"CrossScaleNet
+    (reference)"``), are not its peers and are left out of the comparison.
+
     Returns
     -------
     dict
@@ -392,8 +395,10 @@ def cell_summary(rows: Sequence[BenchmarkRow], model: str = "CrossScaleNet") -> 
         ``beats_linear`` (those where its MSE is below both).
     """
     cells = best = linear_cells = beats_linear = 0
+    variant = f"{model} ("
     for key in dict.fromkeys((r.dataset, r.horizon) for r in rows):
-        group = {r.model: r.mse for r in rows if (r.dataset, r.horizon) == key and r.mse == r.mse}
+        group = {r.model: r.mse for r in rows
+                 if (r.dataset, r.horizon) == key and r.mse == r.mse and not r.model.startswith(variant)}
         if model not in group or len(group) < 2:
             continue
         cells += 1
