@@ -124,7 +124,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--crossscale-label", default="CrossScaleNet", metavar="NAME",
                         help="model name of CrossScaleNet's rows in the results, to tell variants apart when runs are "
                              "merged, e.g. 'CrossScaleNet (reference)' (default: CrossScaleNet; the cell counts "
-                             "compare the rows named CrossScaleNet)")
+                             "compare the rows named CrossScaleNet with the other models, leaving rows named "
+                             "'CrossScaleNet (...)' out)")
     parser.add_argument("--seed", type=int, default=0, help="random seed of every model (default: 0)")
     parser.add_argument("--no-test", action="store_true",
                         help="score the validation split only (val_mse / val_mae) and leave the test split untouched: "
