@@ -24,6 +24,10 @@ _EXPORTS: dict[str, str] = {
     "CrossScaleNetModel": "crossscale_ext.darts_model",
     "CrossScaleNetExplainabilityResult": "crossscale_ext.explainability",
     "CrossScaleNetForecaster": "crossscale_ext.sktime_forecaster",
+    "CrossScaleNetExplainer": "crossscale_ext.explainability",
+    "find_crossscale_forecaster": "crossscale_ext.sktime_forecaster",
+    "pipeline_saliency": "crossscale_ext.sktime_forecaster",
+    "RECOMMENDED_MAP": "crossscale_ext.maps",
     "SaliencyResult": "crossscale_ext.saliency",
     "ShortHorizonWarning": "crossscale_ext.saliency",
     "SaliencyMemoryWarning": "crossscale_ext.saliency",
@@ -40,6 +44,10 @@ __all__ = [
     "CrossScaleNetModel",
     "CrossScaleNetExplainabilityResult",
     "CrossScaleNetForecaster",
+    "CrossScaleNetExplainer",
+    "find_crossscale_forecaster",
+    "pipeline_saliency",
+    "RECOMMENDED_MAP",
     "SaliencyResult",
     "ShortHorizonWarning",
     "SaliencyMemoryWarning",
@@ -52,11 +60,16 @@ __all__ = [
 if TYPE_CHECKING:  # pragma: no cover
     from crossscale_ext.config import REFERENCE_ARCHITECTURE, ArchitectureConfig
     from crossscale_ext.darts_model import CrossScaleNetModel, TrainingDivergedError
-    from crossscale_ext.explainability import CrossScaleNetExplainabilityResult
+    from crossscale_ext.explainability import CrossScaleNetExplainabilityResult, CrossScaleNetExplainer
+    from crossscale_ext.maps import RECOMMENDED_MAP
     from crossscale_ext.network import CrossScaleNet, CrossScaleNetOutput
     from crossscale_ext.plotting import plot_forecast, plot_saliency
     from crossscale_ext.saliency import SaliencyMemoryWarning, SaliencyResult, ShortHorizonWarning
-    from crossscale_ext.sktime_forecaster import CrossScaleNetForecaster
+    from crossscale_ext.sktime_forecaster import (
+        CrossScaleNetForecaster,
+        find_crossscale_forecaster,
+        pipeline_saliency,
+    )
 
 
 def __getattr__(name: str) -> Any:

@@ -29,6 +29,13 @@ import pandas as pd
 from sktime.forecasting.base import ForecastingHorizon
 
 from crossscale_ext.config import ArchitectureConfig
+from crossscale_ext.maps import (
+    ATTENTION_MAP_NAMES,
+    CELL_MAPS,
+    GRADIENT_MAP_NAMES,
+    TEMPORAL_MAPS,
+    map_label,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from darts import TimeSeries
@@ -67,10 +74,11 @@ __all__ = [
     "take_labels",
 ]
 
-#: Values of ``kind`` in ``CrossScaleNetForecaster.saliency``; the gradient kinds need ``gradients=True``.
-SALIENCY_KINDS = ("per_component", "per_step", "paper", "gradient", "input_x_gradient", "all")
-GRADIENT_KINDS = ("gradient", "input_x_gradient")
-ATTENTION_KINDS = ("per_component", "per_step", "paper")
+#: Values of ``kind`` in ``CrossScaleNetForecaster.saliency`` (the saliency registry's frame maps, then "all");
+#: the gradient kinds need ``gradients=True``.
+SALIENCY_KINDS = (*TEMPORAL_MAPS, "all")
+GRADIENT_KINDS = GRADIENT_MAP_NAMES
+ATTENTION_KINDS = tuple(name for name in TEMPORAL_MAPS if name in ATTENTION_MAP_NAMES)
 #: ``get_fitted_params`` averages the saliency over at most this many evenly spaced windows per series.
 MAX_SUMMARY_WINDOWS = 512
 
@@ -987,35 +995,41 @@ def saliency_needs_gradients(windows: str, kind: str, gradients: bool) -> bool:
 def saliency_maps(kind: str, gradients: bool) -> tuple[str, ...]:
     """The maps the Darts pass must compute for ``kind`` (checked by :func:`saliency_needs_gradients`).
 
-    One kind needs one map; ``"all"`` needs the attention maps and, with ``gradients``, the gradient maps. The
+    One kind needs one map; ``"all"`` needs every frame map (the gradient maps only with ``gradients``). The
     raw attention weights are never needed.
     """
     if kind != "all":
         return (kind,)
-    return ("paper", "per_step", "per_component") + (("gradient", "input_x_gradient") if gradients else ())
+    return tuple(name for name in TEMPORAL_MAPS if gradients or name not in GRADIENT_KINDS)
 
 
 #: The maps :func:`saliency_summary` reads.
 SUMMARY_MAPS = ("paper", "per_step", "per_component", "gradient")
 
 
-def saliency_values(result: SaliencyResult, kind: str, labels: list) -> tuple[np.ndarray, list]:
+def saliency_values(result: SaliencyResult, kind: str, labels: list) -> tuple[np.ndarray, pd.Index]:
     """One series' saliency of ``kind`` as values ``(W, L, K)`` and their ``K`` column labels.
 
-    ``paper`` and ``per_step``: :meth:`~crossscale_ext.saliency.SaliencyResult.temporal_map`; ``per_component``,
-    ``gradient`` and ``input_x_gradient``: :meth:`~crossscale_ext.saliency.SaliencyResult.component_map`, one
-    column per input component (``labels``); ``all``: the columns of
-    :meth:`~crossscale_ext.saliency.SaliencyResult.to_dataframe`, its component columns renamed to ``labels``.
+    A gradient map (``gradient``, ``input_x_gradient``): one column per input component, labelled ``labels``
+    (the Index is named after the map). An attention map: ``per_component`` one column per component
+    labelled ``attention_per_component:<label>``, ``paper`` / ``per_step`` one column ``attention_paper`` /
+    ``attention_per_step``. ``"all"``: one column per map summed over components, then one column per
+    component of every cell map, labelled as :meth:`~crossscale_ext.saliency.SaliencyResult.to_dataframe`
+    with ``components="all"`` (its component names replaced by ``labels``).
     """
-    if kind in ("paper", "per_step"):
-        return result.temporal_map(kind)[..., None], [kind]
+    if kind in GRADIENT_KINDS:
+        return result.component_map(kind), pd.Index(list(labels), name=map_label(kind))
+    if kind in CELL_MAPS:
+        return result.component_map(kind), pd.Index([map_label(kind, str(label)) for label in labels])
     if kind != "all":
-        return result.component_map(kind), list(labels)
+        return result.temporal_map(kind)[..., None], pd.Index([map_label(kind)])
     # the maps themselves rather than to_dataframe(window=None), which rebuilds every map once per window
-    columns = list(result.to_dataframe(window=-1).columns)
-    temporal = columns[: len(columns) - len(result.component_names)]
-    maps = [result.temporal_map(name)[..., None] for name in temporal]
-    return np.concatenate([*maps, result.component_map("per_component")], axis=-1), [*temporal, *labels]
+    temporal = [name for name in TEMPORAL_MAPS if name in result.available_maps]
+    cells = [name for name in CELL_MAPS if name in result.available_maps]
+    values = [result.temporal_map(name)[..., None] for name in temporal] + [result.component_map(n) for n in cells]
+    columns = [map_label(name) for name in temporal]
+    columns += [map_label(name, str(label)) for name in cells for label in labels]
+    return np.concatenate(values, axis=-1), pd.Index(columns)
 
 
 def summary_stride(instances: list[Instance], input_chunk_length: int) -> int:

@@ -14,10 +14,13 @@ This module imports neither Darts nor sktime nor torch.
 from __future__ import annotations
 
 import re
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from typing import Any, Literal, get_args
 
 __all__ = ["ArchitectureConfig", "REFERENCE_ARCHITECTURE", "fill_parameter_docs", "parameter_docs"]
+
+#: The reference implementation's moving-average kernel, the default for windows of 26 steps or more.
+REFERENCE_MOVING_AVG_KERNEL = 25
 
 CovariatePath = Literal["none", "linear", "lagged"]
 ScaleFusion = Literal["linear", "sum"]
@@ -60,11 +63,13 @@ class ArchitectureConfig:
             "has the same number of patches. A multiple of ``2 ** (n_scales - 1)``."
         ),
     )
-    moving_avg_kernel: int = field(
-        default=25,
+    moving_avg_kernel: int | None = field(
+        default=None,
         metadata=_doc(
             "Odd kernel of the moving average that splits trend from seasonality (the same at every scale), at "
-            "most ``input_chunk_length``."
+            "most ``input_chunk_length``. ``None`` (default): the reference's 25 when ``input_chunk_length >= "
+            "26``; for a shorter window the largest odd kernel of at most half of it (11 for 24 steps, 7 for "
+            "16), so that every valid ``input_chunk_length`` works with the defaults."
         ),
     )
     d_model: int = field(default=32, metadata=_doc("Hidden width of the encoders' temporal and channel MLPs."))
@@ -124,7 +129,8 @@ class ArchitectureConfig:
     def __post_init__(self) -> None:
         _check_int("n_scales", self.n_scales, 2)
         _check_int("base_patch_length", self.base_patch_length, 1)
-        _check_int("moving_avg_kernel", self.moving_avg_kernel, 1)
+        if self.moving_avg_kernel is not None:
+            _check_int("moving_avg_kernel", self.moving_avg_kernel, 1)
         _check_int("d_model", self.d_model, 1)
         for name in ("channel_mixing", "instance_norm"):
             if not isinstance(getattr(self, name), bool):
@@ -158,7 +164,7 @@ class ArchitectureConfig:
                 f"base_patch_length={self.base_patch_length} must be a multiple of 2**(n_scales-1)={factor} so "
                 f"that every scale has a whole patch length, e.g. base_patch_length={valid}."
             )
-        if self.moving_avg_kernel % 2 == 0:
+        if self.moving_avg_kernel is not None and self.moving_avg_kernel % 2 == 0:
             raise ValueError(
                 f"moving_avg_kernel={self.moving_avg_kernel} must be odd so the trend keeps the series length; "
                 f"use {self.moving_avg_kernel + 1}."
@@ -183,17 +189,36 @@ class ArchitectureConfig:
                 "or use fewer scales."
             )
         if input_length < 2 * self.base_patch_length:
+            shorter = (input_length // 2) // factor * factor
+            fix = f"base_patch_length <= {shorter}" if shorter >= factor else "fewer scales (n_scales)"
             raise ValueError(
                 f"input_chunk_length={input_length} holds fewer than two patches of base_patch_length="
-                f"{self.base_patch_length}, so the patch attention would be constant: use base_patch_length <= "
-                f"{max(factor, (input_length // 2) // factor * factor)} or a longer input_chunk_length."
+                f"{self.base_patch_length}, so the patch attention would be constant: use {fix} or a longer "
+                "input_chunk_length."
             )
-        if self.moving_avg_kernel > input_length:
+        if self.moving_avg_kernel is not None and self.moving_avg_kernel > input_length:
             raise ValueError(
                 f"moving_avg_kernel={self.moving_avg_kernel} is longer than the input window "
                 f"(input_chunk_length={input_length}): use an odd kernel <= "
                 f"{input_length - (input_length % 2 == 0)}."
             )
+
+    def kernel_for(self, input_length: int) -> int:
+        """The moving-average kernel used for ``input_length``: ``moving_avg_kernel``, or its default when None.
+
+        The default is :data:`REFERENCE_MOVING_AVG_KERNEL` (25) for ``input_length >= 26`` and the largest odd
+        kernel of at most ``input_length // 2`` for shorter windows.
+        """
+        if self.moving_avg_kernel is not None:
+            return self.moving_avg_kernel
+        if input_length > REFERENCE_MOVING_AVG_KERNEL:
+            return REFERENCE_MOVING_AVG_KERNEL
+        half = max(1, input_length // 2)
+        return half if half % 2 else half - 1
+
+    def resolved(self, input_length: int) -> ArchitectureConfig:
+        """A copy with the moving-average kernel for ``input_length`` filled in (see :meth:`kernel_for`)."""
+        return replace(self, moving_avg_kernel=self.kernel_for(input_length))
 
     def n_patches(self, input_length: int) -> int:
         """Number of patches per scale, ``ceil(input_length / base_patch_length)``."""
@@ -211,7 +236,7 @@ class ArchitectureConfig:
 
 
 #: The authors' reference layout (``models/CrossScaleNet.py`` of mribrahim/LMS-TSF): use it to reproduce the paper.
-REFERENCE_ARCHITECTURE = ArchitectureConfig(covariate_path="none")
+REFERENCE_ARCHITECTURE = ArchitectureConfig(covariate_path="none", moving_avg_kernel=REFERENCE_MOVING_AVG_KERNEL)
 
 
 def parameter_docs(style: Literal["darts", "sktime"] = "darts", indent: int = 8) -> str:
@@ -230,7 +255,8 @@ def parameter_docs(style: Literal["darts", "sktime"] = "darts", indent: int = 8)
     for f in fields(ArchitectureConfig):
         default = f.default if f.default is not MISSING else None
         doc = f.metadata["doc"]
-        type_name = {"int": "int", "float": "float", "bool": "bool"}.get(str(f.type), "str")
+        types = {"int": "int", "float": "float", "bool": "bool", "int | None": "int or None"}
+        type_name = types.get(str(f.type), "str")
         if style == "sktime":
             lines.append(f"{pad}{f.name} : {type_name}, default={default!r}")
             lines.append(f"{body}{doc}")

@@ -186,7 +186,7 @@ class CrossScaleNetModel(MixedCovariatesTorchModel):
         output_chunk_shift: int = 0,
         n_scales: int = _DEFAULT.n_scales,
         base_patch_length: int = _DEFAULT.base_patch_length,
-        moving_avg_kernel: int = _DEFAULT.moving_avg_kernel,
+        moving_avg_kernel: int | None = _DEFAULT.moving_avg_kernel,
         d_model: int = _DEFAULT.d_model,
         dropout: float = _DEFAULT.dropout,
         channel_mixing: bool = _DEFAULT.channel_mixing,
@@ -747,18 +747,19 @@ class CrossScaleNetModel(MixedCovariatesTorchModel):
         gradients: bool = True,
         maps: str | Sequence[str] | None = None,
         dtype: str = "float32",
-        inputs: bool = True,
+        inputs: bool | None = None,
     ) -> SaliencyResult | list[SaliencyResult]:
-        """Saliency of the forecasts: attention and gradient maps, from the model's own pass over the inputs.
+        """Saliency of the forecasts: gradient and attention maps, from the model's own pass over the inputs.
 
         Every requested window of every series goes through the network once, batched like a prediction, so
-        nothing is lost between batches or series. Per window the result holds the attention maps (``paper``,
-        ``per_step``, ``per_component``) and, unless ``gradients=False``, the gradient maps (``gradient``,
-        ``input_x_gradient``) of the point forecast (the median of a quantile model, the mean of another
-        likelihood) with respect to the input window: target, past covariates and the historic part of future
-        covariates. Future covariates over the forecast window and static covariates are inputs too, but not
-        part of the maps. The model is left as it was (no parameter gradients, train / eval state restored,
-        Monte Carlo dropout off); see :mod:`crossscale_ext.explainability`.
+        nothing is lost between batches or series. Per window the result holds the gradient maps (``gradient``,
+        the recommended map, and ``input_x_gradient``; left out with ``gradients=False``) and the paper's
+        attention maps (``paper``, ``per_step``, ``per_component``) of the point forecast (the median of a
+        quantile model, the mean of another likelihood) with respect to the input window: target, past
+        covariates and the historic part of future covariates. Future covariates over the forecast window and
+        static covariates are inputs too, but not part of the maps. The model is left as it was (no parameter
+        gradients, train / eval state restored, Monte Carlo dropout off); see
+        :mod:`crossscale_ext.explainability`.
 
         Parameters
         ----------
@@ -780,17 +781,21 @@ class CrossScaleNetModel(MixedCovariatesTorchModel):
             Also compute the gradient maps (default True: one backward pass per batch, about twice the cost
             of the attention maps alone). ``False`` gives the attention maps only, as in the paper.
         maps
-            Which maps to compute and keep (default None: all of them, the gradient maps unless
-            ``gradients=False``): a name or a sequence of names from ``paper``, ``per_step``,
-            ``per_component``, ``raw_attention`` (the per-scale attention weights, for
-            :meth:`~crossscale_ext.saliency.SaliencyResult.per_scale`), ``gradient`` and ``input_x_gradient``.
-            The maps left out are None in the result. Only attention maps (e.g. ``maps=("paper",)``, the
-            paper's map) need no backward pass.
+            Which maps to compute and keep: a name or a sequence of names from ``gradient``,
+            ``input_x_gradient``, ``paper``, ``per_step``, ``per_component`` and ``raw_attention`` (the
+            per-scale attention weights, for :meth:`~crossscale_ext.saliency.SaliencyResult.per_scale`), or
+            ``"all"``. Default (None): every map for ``windows="last"``; for ``windows="all"`` the recommended
+            ``gradient`` map and the paper's ``paper`` and ``per_step`` maps
+            (:data:`~crossscale_ext.saliency.ALL_WINDOWS_DEFAULT_MAPS`), which keeps a long series' result
+            small; ``maps="all"`` keeps the rest too. Gradient maps are left out when ``gradients=False``. The
+            maps left out are None in the result. Only attention maps (e.g. ``maps=("paper",)``, the paper's
+            map) need no backward pass.
         dtype
             Storage precision of the maps, forecasts and inputs: ``"float32"`` (default; the network's own
             precision unless it was trained on float64 series) or ``"float64"``.
         inputs
-            Keep the input windows in the result (``inputs``, ``(W, L, C)``; default True).
+            Keep the input windows in the result (``inputs``, ``(W, L, C)``). Default (None): kept for
+            ``windows="last"``, not for ``windows="all"``; True or False decides for both.
 
         Returns
         -------
@@ -807,10 +812,11 @@ class CrossScaleNetModel(MixedCovariatesTorchModel):
         -----
         Memory: the result holds, per window, 4 bytes (float32) per input step for ``paper`` and ``per_step``
         and per input step and component for ``per_component``, ``gradient``, ``input_x_gradient`` and
-        ``inputs``, plus the forecast, the time stamps and the raw attention: about 17 KB per window for
-        ``L = 96`` and 8 components, so ``windows="all"`` over 200,000 steps holds 3,285 MiB. To bound it,
-        choose ``maps`` (``maps="gradient", inputs=False``: about 5 KB per window), raise ``stride``, or walk
-        the windows in chunks with :meth:`iter_saliency`. The pass itself holds one batch of tensors at a time.
+        ``inputs``, plus the forecast and the time stamps (8 bytes each). The default ``windows="all"``
+        result takes about 5 KB per window for ``L = 96`` and 8 components; ``maps="all", inputs=True``
+        (every map, the raw attention and the inputs) about 17 KB, so 3,285 MiB over 200,000 steps. To bound
+        it further, choose ``maps``, raise ``stride``, or walk the windows in chunks with
+        :meth:`iter_saliency`. The pass itself holds one batch of tensors at a time.
         A call whose result would exceed 1 GiB warns first (:class:`~crossscale_ext.saliency.SaliencyMemoryWarning`,
         with the size and these options). Measured figures: ``docs/benchmarks/memory.md``.
         """
@@ -834,7 +840,7 @@ class CrossScaleNetModel(MixedCovariatesTorchModel):
         gradients: bool = True,
         maps: str | Sequence[str] | None = None,
         dtype: str = "float32",
-        inputs: bool = True,
+        inputs: bool | None = None,
         windows_per_chunk: int = 10_000,
     ) -> Iterator[SaliencyResult]:
         """:meth:`saliency` in chunks of at most ``windows_per_chunk`` windows, for series too long to hold at once.
@@ -843,8 +849,8 @@ class CrossScaleNetModel(MixedCovariatesTorchModel):
         of ``saliency(...)`` called with the same arguments, in the same order: the chunks of the first series,
         then those of the next. Each result's ``metadata`` says which series (``series_index``) and which of its
         windows (``first_window``) it starts at. Only the current chunk is in memory (unless you keep the
-        results), so memory is bounded by ``windows_per_chunk`` (about 17 KB per window for ``L = 96``, 8
-        components and every map; less with ``maps=`` / ``inputs=False``).
+        results), so memory is bounded by ``windows_per_chunk`` (about 5 KB per window for ``L = 96`` and 8
+        components with the default maps, 17 KB with ``maps="all", inputs=True``).
 
         Parameters
         ----------

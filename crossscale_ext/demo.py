@@ -64,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
     model.fit(data.train_target, past_covariates=data.train_covariates)
     trained = time.perf_counter()
 
-    result = model.saliency(data.test_target, past_covariates=data.test_covariates, windows="all")
+    result = model.saliency(data.test_target, past_covariates=data.test_covariates, windows="all", maps="all",
+                            inputs=True)
     inputs, truth = data.windows("test")
     errors = result.forecast - truth
     last_value = np.repeat(inputs[:, -1:, :1], horizon, axis=1)

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 import torch
 from darts import TimeSeries
+from darts.explainability.explainability import _ForecastingModelExplainer
 from darts.explainability.explainability_result import ComponentBasedExplainabilityResult
 from darts.utils.data.torch_datasets.utils import PLModuleInput, _batch_collate_fn_predict
 from darts.utils.likelihood_models.torch import QuantileRegression
@@ -35,6 +36,7 @@ from darts.utils.ts_utils import series2seq
 
 from crossscale_ext.saliency import (
     GRADIENT_MAP_NAMES,
+    RECOMMENDED_MAP,
     SaliencyMaps,
     SaliencyMemoryWarning,
     SaliencyResult,
@@ -43,13 +45,20 @@ from crossscale_ext.saliency import (
     check_maps,
     check_storage_dtype,
     gradient_maps,
+    map_label,
     warn_if_uninformative,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
     from crossscale_ext.darts_model import CrossScaleNetModel
 
-__all__ = ["CrossScaleNetExplainabilityResult", "compute_saliency", "iter_saliency", "explain"]
+__all__ = [
+    "CrossScaleNetExplainabilityResult",
+    "CrossScaleNetExplainer",
+    "compute_saliency",
+    "iter_saliency",
+    "explain",
+]
 
 SeriesArg = TimeSeries | Sequence[TimeSeries] | None
 
@@ -68,11 +77,13 @@ class CrossScaleNetExplainabilityResult(ComponentBasedExplainabilityResult):
     One dict per explained series (a list for several series) with:
 
     - ``"attention"``: a ``TimeSeries`` over the input window *and* the forecast window
-      (``input_chunk_length + output_chunk_length`` rows, like ``TFTExplainer``), components ``paper``,
-      ``per_step`` and, unless computed with ``gradients=False``, ``gradient``; the forecast rows are 0, as
-      the maps put no mass on the future.
+      (``input_chunk_length + output_chunk_length`` rows, like ``TFTExplainer``), components ``gradient``
+      (the recommended map; left out when computed with ``gradients=False``) and the paper's attention
+      maps ``attention_paper`` and ``attention_per_step``; the forecast rows are 0, as the maps put no mass
+      on the future.
     - ``"encoder_importance"``: a one-row ``DataFrame``, each input component's share of the saliency
-      (the gradient map, or the per-component attention map with ``gradients=False``).
+      (the gradient map, or the per-component attention map with ``gradients=False``; the columns' Index
+      is named after the map).
     - ``"encoder_importance_over_time"``: a ``TimeSeries`` over the input window, one component per
       input component (the same map).
     - ``"saliency"``: the full :class:`~crossscale_ext.saliency.SaliencyResult`.
@@ -93,6 +104,248 @@ class CrossScaleNetExplainabilityResult(ComponentBasedExplainabilityResult):
     def get_saliency(self) -> SaliencyResult | list[SaliencyResult]:
         """The full :class:`~crossscale_ext.saliency.SaliencyResult` per series."""
         return self.get_explanation("saliency")
+
+
+class CrossScaleNetExplainer(_ForecastingModelExplainer):
+    """Explainer of a fitted :class:`~crossscale_ext.darts_model.CrossScaleNetModel`, like Darts' ``TFTExplainer``.
+
+    ``CrossScaleNetExplainer(model).explain()`` gives the same result as ``model.explain()``: a
+    :class:`CrossScaleNetExplainabilityResult` of the next forecast of each series. The explainer adds
+    Darts' background / foreground convention and the two plots of ``TFTExplainer``:
+    :meth:`plot_variable_selection` (each input component's share of the saliency) and
+    :meth:`plot_attention` (the temporal maps over the input window, the recommended ``gradient`` map
+    first, the paper's attention maps beside it).
+
+    Parameters
+    ----------
+    model
+        The fitted ``CrossScaleNetModel`` to explain.
+    background_series
+        The series to explain when :meth:`explain` is given none. Optional when the model was fit on one
+        series (that series is the default); needed when it was fit on several.
+    background_past_covariates, background_future_covariates
+        The covariates of ``background_series``, as for ``predict``.
+
+    Examples
+    --------
+    >>> from darts.utils.timeseries_generation import sine_timeseries
+    >>> from crossscale_ext import CrossScaleNetExplainer, CrossScaleNetModel
+    >>> series = sine_timeseries(length=200, value_frequency=1 / 24).astype("float32")
+    >>> model = CrossScaleNetModel(input_chunk_length=32, output_chunk_length=8, n_scales=3,
+    ...                            base_patch_length=8, d_model=16, n_epochs=1, random_state=0)
+    >>> model = model.fit(series, verbose=False)
+    >>> explainer = CrossScaleNetExplainer(model)
+    >>> result = explainer.explain()
+    >>> result.get_attention().components.tolist()
+    ['gradient', 'attention_paper', 'attention_per_step']
+    """
+
+    def __init__(
+        self,
+        model: CrossScaleNetModel,
+        background_series: SeriesArg = None,
+        background_past_covariates: SeriesArg = None,
+        background_future_covariates: SeriesArg = None,
+    ) -> None:
+        from crossscale_ext.darts_model import CrossScaleNetModel
+
+        if not isinstance(model, CrossScaleNetModel):
+            raise ValueError(f"CrossScaleNetExplainer explains a CrossScaleNetModel; got {type(model).__name__}.")
+        super().__init__(
+            model,
+            background_series=background_series,
+            background_past_covariates=background_past_covariates,
+            background_future_covariates=background_future_covariates,
+            requires_background=True,
+            requires_covariates_encoding=False,
+            check_component_names=False,
+            test_stationarity=False,
+        )
+
+    def explain(
+        self,
+        foreground_series: SeriesArg = None,
+        foreground_past_covariates: SeriesArg = None,
+        foreground_future_covariates: SeriesArg = None,
+        horizons: Sequence[int] | None = None,
+        target_components: Sequence[str] | None = None,
+        gradients: bool = True,
+    ) -> CrossScaleNetExplainabilityResult:
+        """Explain the next forecast of each foreground series (default: the background series).
+
+        Parameters
+        ----------
+        foreground_series, foreground_past_covariates, foreground_future_covariates
+            The series to explain and their covariates. Default: the background given to the explainer.
+        horizons, target_components
+            Accepted for Darts' explainer interface; only None. The maps explain the point forecast summed
+            over every forecast step and target component.
+        gradients
+            Also compute the gradient maps (default True; the recommended map is one of them).
+
+        Returns
+        -------
+        CrossScaleNetExplainabilityResult
+            As :meth:`CrossScaleNetModel.explain <crossscale_ext.darts_model.CrossScaleNetModel.explain>`.
+
+        Raises
+        ------
+        ValueError
+            For ``horizons`` or ``target_components`` other than None, or covariates without a foreground
+            series.
+        """
+        if horizons is not None or target_components is not None:
+            raise ValueError(
+                "CrossScaleNet's maps explain the forecast summed over all its steps and target components: "
+                "leave horizons and target_components at None."
+            )
+        if foreground_series is None:
+            if foreground_past_covariates is not None or foreground_future_covariates is not None:
+                raise ValueError("foreground covariates need a foreground_series to go with them.")
+            foreground_series = self.background_series
+            foreground_past_covariates = self.background_past_covariates
+            foreground_future_covariates = self.background_future_covariates
+        series, past, future = (
+            _single(foreground_series), _single(foreground_past_covariates), _single(foreground_future_covariates)
+        )
+        if isinstance(series, TimeSeries):  # one series gives one explanation, as with TFTExplainer
+            foreground_series, foreground_past_covariates, foreground_future_covariates = series, past, future
+        return explain(
+            self.model, foreground_series, foreground_past_covariates, foreground_future_covariates, gradients
+        )
+
+    def plot_variable_selection(
+        self,
+        expl_result: CrossScaleNetExplainabilityResult,
+        fig_size: tuple[float, float] | None = None,
+        max_nr_series: int = 5,
+        show_plot: bool = True,
+    ) -> Any:
+        """Bar chart of each input component's share of the saliency, one figure per series.
+
+        Parameters
+        ----------
+        expl_result
+            The result of :meth:`explain`.
+        fig_size
+            The figure size (matplotlib's default when None).
+        max_nr_series
+            At most this many series are plotted.
+        show_plot
+            Whether to call ``plt.show()``.
+
+        Returns
+        -------
+        matplotlib.figure.Figure or list of Figure
+            One figure for a single series, else a list.
+        """
+        import matplotlib.pyplot as plt
+
+        importances = expl_result.get_encoder_importance()
+        single = isinstance(importances, pd.DataFrame)
+        figures = []
+        for importance in ([importances] if single else importances)[:max_nr_series]:
+            fig, ax = plt.subplots(figsize=fig_size)
+            row = importance.iloc[0].sort_values()
+            ax.barh([str(name) for name in row.index], row.to_numpy())
+            ax.set_xlabel(f"share of the {importance.columns.name or 'saliency'} map")
+            ax.set_title("Input components")
+            fig.tight_layout()
+            figures.append(fig)
+        if show_plot:
+            plt.show()
+        return figures[0] if single else figures
+
+    def plot_attention(
+        self,
+        expl_result: CrossScaleNetExplainabilityResult,
+        plot_type: Literal["time", "heatmap", "all"] = "time",
+        show_index_as: Literal["relative", "time"] = "relative",
+        ax: Any = None,
+        max_nr_series: int = 5,
+        show_plot: bool = True,
+    ) -> Any:
+        """Plot the temporal maps of each explained series, like ``TFTExplainer.plot_attention``.
+
+        Parameters
+        ----------
+        expl_result
+            The result of :meth:`explain`.
+        plot_type
+            ``"time"`` (default): each temporal map over the input window, the recommended map first.
+            ``"heatmap"``: the per-component map (input component x time). ``"all"``: both, one above the
+            other.
+        show_index_as
+            ``"relative"``: the x-axis runs from ``-input_chunk_length`` to ``-1`` (the last input step).
+            ``"time"``: the input window's time stamps.
+        ax
+            An axis to draw on (``plot_type`` ``"time"`` or ``"heatmap"`` and a single series only).
+        max_nr_series
+            At most this many series are plotted.
+        show_plot
+            Whether to call ``plt.show()``.
+
+        Returns
+        -------
+        matplotlib.figure.Figure or list of Figure
+            One figure for a single series, else a list.
+
+        Raises
+        ------
+        ValueError
+            For an unknown ``plot_type`` or ``show_index_as``, or ``ax`` with ``plot_type="all"`` or several
+            series.
+        """
+        import matplotlib.pyplot as plt
+
+        if plot_type not in ("time", "heatmap", "all"):
+            raise ValueError(f"plot_type must be 'time', 'heatmap' or 'all'; got {plot_type!r}.")
+        if show_index_as not in ("relative", "time"):
+            raise ValueError(f"show_index_as must be 'relative' or 'time'; got {show_index_as!r}.")
+        attentions = expl_result.get_attention()
+        over_times = expl_result.get_encoder_importance_over_time()
+        single = isinstance(attentions, TimeSeries)
+        if ax is not None and (plot_type == "all" or not single):
+            raise ValueError("ax works with plot_type='time' or 'heatmap' and one explained series only.")
+        length = self.model.input_chunk_length
+        figures = []
+        pairs = list(zip([attentions] if single else attentions, [over_times] if single else over_times))
+        for attention, over_time in pairs[:max_nr_series]:
+            if ax is not None:
+                axes, fig = [ax], ax.figure
+            else:
+                rows = 2 if plot_type == "all" else 1
+                fig, grid = plt.subplots(rows, 1, figsize=(9, 3 * rows), squeeze=False)
+                axes = list(grid[:, 0])
+            x = np.arange(-length, 0) if show_index_as == "relative" else attention.time_index[:length]
+            if plot_type in ("time", "all"):
+                values = attention.values(copy=False)[:length]
+                for j, name in enumerate(attention.components):
+                    column = values[:, j]
+                    total = float(np.abs(column).sum())
+                    axes[0].plot(x, column / total if total > 0 else column, label=str(name), lw=1.5 if j else 2.0)
+                axes[0].set_ylabel("share of the window's saliency")
+                axes[0].legend(loc="upper left", fontsize="small")
+            if plot_type in ("heatmap", "all"):
+                target = axes[-1]
+                cells = over_time.values(copy=False).T
+                image = target.imshow(cells, aspect="auto", cmap="viridis", interpolation="nearest")
+                target.set_yticks(range(len(over_time.components)), [str(c) for c in over_time.components])
+                ticks = np.linspace(0, length - 1, min(length, 6)).round().astype(int)
+                target.set_xticks(ticks, [str(x[t]) for t in ticks])
+                fig.colorbar(image, ax=target, label="saliency")
+            axes[-1].set_xlabel("lag (steps before the forecast)" if show_index_as == "relative" else "time")
+            figures.append(fig)
+        if show_plot:
+            plt.show()
+        return figures[0] if single else figures
+
+
+def _single(series: SeriesArg) -> SeriesArg:
+    """A sequence of one series as that series; anything else unchanged."""
+    if isinstance(series, Sequence) and not isinstance(series, TimeSeries) and len(series) == 1:
+        return series[0]
+    return series
 
 
 def _inference_dataset(
@@ -228,7 +481,7 @@ def _prepare_pass(
     gradients: bool,
     maps: str | Sequence[str] | None,
     dtype: Any,
-    inputs: bool,
+    inputs: bool | None,
     stacklevel: int,
 ) -> _SaliencyPass:
     """Check a saliency request and build its data set of windows (no window is computed yet)."""
@@ -239,12 +492,13 @@ def _prepare_pass(
     _check_positive("batch_size", batch_size, allow_none=True)
     if not isinstance(gradients, bool):
         raise ValueError(f"gradients must be True or False; got {gradients!r}.")
-    if not isinstance(inputs, bool):
-        raise ValueError(f"inputs must be True or False (whether to keep the input windows); got {inputs!r}.")
-    maps = check_maps(maps, gradients)
+    if inputs is not None and not isinstance(inputs, bool):
+        raise ValueError(f"inputs must be None, True or False (whether to keep the input windows); got {inputs!r}.")
     dtype = check_storage_dtype(dtype)
     if start is not None or stride != 1 or overlap_end:
         windows = "all"
+    maps = check_maps(maps, gradients, windows)
+    inputs = windows == "last" if inputs is None else inputs
     if series is None:
         if model.training_series is None:
             raise ValueError(
@@ -432,7 +686,7 @@ def compute_saliency(
     gradients: bool = True,
     maps: str | Sequence[str] | None = None,
     dtype: Any = "float32",
-    inputs: bool = True,
+    inputs: bool | None = None,
 ) -> SaliencyResult | list[SaliencyResult]:
     """Saliency of a fitted model's forecasts over the requested windows; see :meth:`CrossScaleNetModel.saliency`."""
     plan = _prepare_pass(
@@ -440,7 +694,7 @@ def compute_saliency(
         batch_size, gradients, maps, dtype, inputs, stacklevel=5,
     )
     _warn_if_large(plan, stacklevel=4)
-    with _PASS_LOCK:  # one call, one uninterrupted pass (as before the pass was split by series)
+    with _PASS_LOCK:  # one call, one uninterrupted pass
         results = [_compute_windows(plan, i, 0, int(count)) for i, count in enumerate(plan.counts)]
     return results[0] if plan.single else results
 
@@ -459,7 +713,7 @@ def iter_saliency(
     gradients: bool = True,
     maps: str | Sequence[str] | None = None,
     dtype: Any = "float32",
-    inputs: bool = True,
+    inputs: bool | None = None,
     windows_per_chunk: int = 10_000,
 ) -> Iterator[SaliencyResult]:
     """The saliency in chunks of windows; see :meth:`CrossScaleNetModel.iter_saliency`.
@@ -543,21 +797,23 @@ def explain(
     """The next forecast of each series explained as a Darts result; see :meth:`CrossScaleNetModel.explain`."""
     results = compute_saliency(model, series, past_covariates, future_covariates, windows="last", gradients=gradients)
     single = isinstance(results, SaliencyResult)
-    cell_map = "gradient" if gradients else "per_component"
+    cell_map = RECOMMENDED_MAP if gradients else "per_component"
     explanations = []
     for result in [results] if single else results:
         input_times, forecast_times = result.input_index[-1], result.forecast_index[-1]
         times = pd.Index(np.concatenate([input_times, forecast_times]))
         if not isinstance(times, pd.DatetimeIndex):
             times = _integer_index(times)
-        names = ["paper", "per_step"] + (["gradient"] if gradients else [])
+        names = ([RECOMMENDED_MAP] if gradients else []) + ["paper", "per_step"]
         pad = np.zeros(len(forecast_times))
         attention = TimeSeries.from_times_and_values(
             times=times,
             values=np.stack([np.concatenate([result.temporal_map(name)[-1], pad]) for name in names], axis=1),
-            columns=names,
+            columns=[map_label(name) for name in names],
         )
-        over_time = result.to_timeseries(-1, components=cell_map)[result.component_names]
+        over_time = result.to_timeseries(-1, components=cell_map)
+        over_time = over_time[[map_label(cell_map, c) for c in result.component_names]]
+        over_time = over_time.with_columns_renamed(over_time.components, result.component_names)
         explanations.append({
             "attention": attention,
             "encoder_importance": result.importance(cell_map).iloc[[-1]].reset_index(drop=True),

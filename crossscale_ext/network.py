@@ -39,6 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from crossscale_ext import _fork  # noqa: F401  (forked children run torch on one thread)
 from crossscale_ext.config import ArchitectureConfig, NormCenter, _check_int
 
 __all__ = [
@@ -376,6 +377,7 @@ class CrossScaleNet(nn.Module):
             )
         config = config if config is not None else ArchitectureConfig(**architecture)
         config.validate(input_length, output_length)
+        config = config.resolved(input_length)  # the moving-average kernel's default depends on the window
         n_targets = n_channels if n_targets is None else n_targets
         for name, value, low in (
             ("n_channels", n_channels, 1),

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from crossscale_ext.maps import CELL_MAPS, MAP_REGISTRY, RECOMMENDED_MAP, TEMPORAL_MAPS
 from crossscale_ext.saliency import SaliencyResult
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -18,8 +19,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["plot_saliency", "plot_forecast"]
 
-_CELL_KINDS = ("per_component", "gradient", "input_x_gradient")  # time x component heatmaps
-_MAP_KINDS = (*_CELL_KINDS, "per_step", "paper")
 
 
 def plot_saliency(
@@ -42,9 +41,10 @@ def plot_saliency(
         Which window of ``result`` to draw. Default: ``-1``, the last.
     kind
         The heatmap: ``"gradient"`` (the recommended map) or ``"input_x_gradient"`` (time x input component,
-        from the gradients), ``"per_component"`` (time x input component, from the attention), ``"per_step"``
-        or ``"paper"`` (one row each). Default ``None``: ``"gradient"`` when the result holds it (computed with
-        ``gradients=True``, the default), else ``"per_component"``.
+        from the gradients), or one of the paper's attention maps, ``"per_component"`` (time x input
+        component), ``"per_step"`` or ``"paper"`` (one row each). Default ``None``:
+        :data:`~crossscale_ext.maps.RECOMMENDED_MAP` when the result holds it (computed with
+        ``gradients=True``, the default), else the first map it holds.
     per_scale
         Add a panel with the per-step map of every attended scale (``SaliencyResult.per_scale``), and the
         ``paper`` and ``per_step`` maps as lines. Default ``None``: when the result holds them (a result computed
@@ -74,11 +74,11 @@ def plot_saliency(
         raise TypeError(f"result must be a SaliencyResult; got {type(result).__name__}.")
     available = result.available_maps
     if kind is None:
-        kind = next((k for k in ("gradient", "per_component", *_MAP_KINDS) if k in available), None)
+        kind = next((k for k in (RECOMMENDED_MAP, *TEMPORAL_MAPS) if k in available), None)
         if kind is None:
             raise ValueError("The result holds no map to draw; compute it with maps=None (all maps).")
-    if kind not in _MAP_KINDS:
-        raise ValueError(f"kind must be one of {list(_MAP_KINDS)}; got {kind!r}.")
+    if kind not in TEMPORAL_MAPS:
+        raise ValueError(f"kind must be one of {list(TEMPORAL_MAPS)}; got {kind!r}.")
     if kind not in available:
         raise ValueError(f"The result does not hold the {kind!r} map (it holds {list(available)}); choose one of "
                          f"those as kind, or compute the saliency with maps=None or a maps= that includes {kind!r}.")
@@ -90,7 +90,7 @@ def plot_saliency(
                          "not hold; compute the saliency with maps=None, or pass per_scale=False.")
     w = result._window(window)
     length = result.input_index.shape[1]
-    if kind in _CELL_KINDS:
+    if kind in CELL_MAPS:
         heat, rows = result.component_map(kind)[w].T, list(result.component_names)
     else:
         heat, rows = getattr(result, kind)[w][None, :], [kind]
@@ -133,7 +133,8 @@ def plot_saliency(
         axis.set_ylabel(label)
         fig.colorbar(image, ax=axis, pad=0.01, fraction=0.03)
 
-    _heatmap(axes["heat"], heat, rows, f"saliency\n({kind})")
+    family = MAP_REGISTRY[kind].family
+    _heatmap(axes["heat"], heat, rows, f"{'gradient' if family == 'gradient' else 'attention'}\n({kind})")
     if truth is not None:
         truth_rows = rows if truth.shape[0] == len(rows) else [f"c{i}" for i in range(truth.shape[0])]
         _heatmap(axes["truth"], truth, truth_rows, "ground\ntruth")
@@ -141,11 +142,13 @@ def plot_saliency(
         ax = axes["scales"]
         scales = result.per_scale(w)
         for s, row in enumerate(scales, start=1):
-            ax.plot(input_x, row, lw=0.9, alpha=0.8, label=f"scale {s} (sigmoid w={result.scale_weights[s]:.2f})")
+            ax.plot(input_x, row, lw=0.9, alpha=0.8, label=f"scale {s} (weight {result.scale_weights[s]:.2f})")
         ax.plot(input_x, result.per_step[w], color="black", lw=1.6, label="per_step")
         paper = result.paper[w] / max(result.paper[w].sum(), 1e-12)
         ax.plot(input_x, paper, color="black", ls=":", lw=1.4, label="paper (normalised)")
-        ax.set_ylabel("mass per step")
+        ax.set_ylabel("attention\nper step")
+        ax.set_title("The paper's attention maps, per scale (not the recommended map: see the saliency guide)",
+                     fontsize=8, loc="left")
         _legend_above(ax, ncol=len(scales) + 2)
 
     ticks = np.linspace(0, length + horizon - 1, 7).round().astype(int)

@@ -62,6 +62,17 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from crossscale_ext.maps import (
+    ATTENTION_MAP_NAMES,
+    CELL_MAPS,
+    GRADIENT_MAP_NAMES,
+    MAP_NAMES,
+    MAP_REGISTRY,
+    RECOMMENDED_MAP,
+    TEMPORAL_MAPS,
+    MapSpec,
+    map_label,
+)
 from crossscale_ext.network import CrossScaleNet, CrossScaleNetOutput
 
 __all__ = [
@@ -76,6 +87,10 @@ __all__ = [
     "attention_maps",
     "gradient_maps",
     "RECOMMENDED_MAP",
+    "ALL_WINDOWS_DEFAULT_MAPS",
+    "MAP_REGISTRY",
+    "MapSpec",
+    "map_label",
     "paper_map",
     "per_step_map",
 ]
@@ -116,19 +131,23 @@ def short_horizon_message(output_length: int, n_patches: int) -> str:
     )
 
 
-#: Every map a saliency pass can compute. ``raw_attention`` is the per-scale attention weights
-#: (``patch_attention`` and ``local_attention``), needed by :meth:`SaliencyResult.per_scale`.
-MAP_NAMES = ("paper", "per_step", "per_component", "raw_attention", "gradient", "input_x_gradient")
-#: Maps read from the attention weights (no backward pass; the paper's).
-ATTENTION_MAP_NAMES = ("paper", "per_step", "per_component", "raw_attention")
-#: Maps that need one backward pass per batch.
-GRADIENT_MAP_NAMES = ("gradient", "input_x_gradient")
 #: Storage precisions of the maps.
 STORAGE_DTYPES = ("float32", "float64")
 
 
-def check_maps(maps: str | Sequence[str] | None, gradients: bool = True) -> tuple[str, ...]:
-    """The validated, ordered map names of a saliency request (``None``: every map, gradients when allowed).
+#: The maps a ``windows="all"`` pass keeps when ``maps`` is not given: the recommended map and the paper's two
+#: temporal attention maps. Every window's full set (``maps="all"``) takes about 3.5 times the memory.
+ALL_WINDOWS_DEFAULT_MAPS = (RECOMMENDED_MAP, "paper", "per_step")
+
+
+def check_maps(
+    maps: str | Sequence[str] | None, gradients: bool = True, windows: str = "last"
+) -> tuple[str, ...]:
+    """The validated, ordered map names of a saliency request.
+
+    ``maps=None`` (the default) depends on ``windows``: the last window keeps every map; a ``windows="all"``
+    pass keeps :data:`ALL_WINDOWS_DEFAULT_MAPS`, which bounds its memory on long series. ``maps="all"`` is
+    every map. Gradient maps are left out of both defaults when ``gradients=False``.
 
     Raises
     ------
@@ -137,18 +156,19 @@ def check_maps(maps: str | Sequence[str] | None, gradients: bool = True) -> tupl
     TypeError
         When ``maps`` is neither None, a string nor a sequence of strings.
     """
-    if maps is None:
-        return ATTENTION_MAP_NAMES + (GRADIENT_MAP_NAMES if gradients else ())
+    if maps is None or (isinstance(maps, str) and maps == "all"):
+        wanted = MAP_NAMES if maps == "all" or windows == "last" else ALL_WINDOWS_DEFAULT_MAPS
+        return tuple(m for m in wanted if gradients or m not in GRADIENT_MAP_NAMES)
     if isinstance(maps, str):
         maps = (maps,)
     if not isinstance(maps, Sequence | set | frozenset) or not all(isinstance(m, str) for m in maps):
-        raise TypeError(f"maps must be None, a map name or a sequence of map names from {list(MAP_NAMES)}; got "
-                        f"{maps!r}.")
+        raise TypeError(f"maps must be None, 'all', a map name or a sequence of map names from {list(MAP_NAMES)}; "
+                        f"got {maps!r}.")
     unknown = [m for m in maps if m not in MAP_NAMES]
     if unknown:
-        raise ValueError(f"Unknown saliency map(s) {unknown}: maps must be chosen from {list(MAP_NAMES)}.")
+        raise ValueError(f"Unknown saliency map(s) {unknown}: maps must be chosen from {list(MAP_NAMES)} (or 'all').")
     if not maps:
-        raise ValueError(f"maps is empty: choose at least one of {list(MAP_NAMES)} (or None for all of them).")
+        raise ValueError(f"maps is empty: choose at least one of {list(MAP_NAMES)} (or None for the default).")
     if not gradients and any(m in GRADIENT_MAP_NAMES for m in maps):
         raise ValueError(
             f"maps={tuple(maps)!r} asks for gradient maps but gradients=False: pass gradients=True or leave "
@@ -331,12 +351,6 @@ def concatenate_maps(parts: list[SaliencyMaps]) -> SaliencyMaps:
 
 
 #: Temporal maps ``(W, L)`` a result can hold, and cell maps ``(W, L, C)``.
-TEMPORAL_MAPS = ("paper", "per_step", "gradient", "input_x_gradient")
-CELL_MAPS = ("per_component", "gradient", "input_x_gradient")
-#: The map the documentation recommends reading first: it follows what the forecast rests on.
-RECOMMENDED_MAP = "gradient"
-
-
 @dataclass(kw_only=True, repr=False)
 class SaliencyResult(SaliencyMaps):
     """Saliency of one series over one or more input windows.
@@ -427,28 +441,32 @@ class SaliencyResult(SaliencyMaps):
         if kind in GRADIENT_MAP_NAMES and not any(getattr(self, m) is not None for m in GRADIENT_MAP_NAMES):
             hint = "it was computed with gradients=False or without it in maps"
         else:
-            hint = "it was computed without it in maps"
+            hint = "it was computed without it in maps (a windows='all' pass keeps fewer maps by default)"
         return ValueError(
             f"This result holds no {kind!r} map: {hint} (it holds {list(self.available_maps)}). Call saliency(..., "
-            f"maps=(..., {kind!r})) or leave maps=None for every map (gradients=True, the default, for the "
-            "gradient maps)."
+            f"maps=(..., {kind!r})) or saliency(..., maps='all') for every map (with gradients=True, the default, "
+            "for the gradient maps)."
         )
 
     def temporal_map(self, kind: str = RECOMMENDED_MAP) -> np.ndarray:
-        """A map over time, ``(W, L)``: ``paper``, ``per_step``, or a cell map summed over components."""
-        if kind in ("gradient", "input_x_gradient", "per_component"):
+        """A map over time, ``(W, L)``: ``paper``, ``per_step``, or a cell map summed over components.
+
+        ``kind`` defaults to :data:`RECOMMENDED_MAP`; any name of :data:`TEMPORAL_MAPS`.
+        """
+        if kind in CELL_MAPS:
             return self.component_map(kind).sum(axis=2)
-        if kind in ("paper", "per_step"):
+        if kind in TEMPORAL_MAPS:
             values = getattr(self, kind)
             if values is None:
                 raise self._missing(kind)
             return values
-        raise ValueError(f"kind must be one of {[*TEMPORAL_MAPS, 'per_component']}; got {kind!r}.")
+        raise ValueError(f"kind must be one of {list(TEMPORAL_MAPS)}; got {kind!r}.")
 
     def component_map(self, kind: str = RECOMMENDED_MAP) -> np.ndarray:
         """A map over (time, input component), ``(W, L, C)``.
 
-        ``kind``: ``per_component``, ``gradient`` or ``input_x_gradient``.
+        ``kind`` defaults to :data:`RECOMMENDED_MAP`; any name of :data:`CELL_MAPS` (``gradient``,
+        ``input_x_gradient``, or the attention map ``per_component``).
         """
         if kind not in CELL_MAPS:
             raise ValueError(f"kind must be one of {list(CELL_MAPS)}; got {kind!r}.")
@@ -457,25 +475,17 @@ class SaliencyResult(SaliencyMaps):
             raise self._missing(kind)
         return values
 
-    @property
-    def component_importance(self) -> pd.DataFrame:
-        """Per-component attention saliency summed over time, one row per window (indexed by forecast start).
-
-        Built from ``per_component``; use :meth:`importance` for another map.
-        """
-        return self.importance("per_component")
-
     def importance(self, kind: str = RECOMMENDED_MAP) -> pd.DataFrame:
         """Each input component's share of a cell map, one row per window (indexed by forecast start).
 
-        Rows sum to 1.
+        ``kind`` defaults to :data:`RECOMMENDED_MAP`. Rows sum to 1.
         """
         totals = self.component_map(kind).sum(axis=1)
         totals = totals / np.clip(totals.sum(axis=1, keepdims=True), 1e-30, None)
         return pd.DataFrame(
             totals,
             index=pd.Index(self.forecast_index[:, 0], name="forecast_start"),
-            columns=self.component_names,
+            columns=pd.Index(self.component_names, name=map_label(kind)),
         )
 
     def _window(self, window: int) -> int:
@@ -483,8 +493,10 @@ class SaliencyResult(SaliencyMaps):
             raise IndexError(f"window={window} is out of range for {self.n_windows} window(s).")
         return window % self.n_windows
 
-    def to_dataframe(self, window: int | None = -1, components: str | None = None) -> pd.DataFrame:
-        """Saliency as a DataFrame aligned to the input time stamps.
+    def to_dataframe(
+        self, window: int | None = -1, components: str | Sequence[str] | None = None
+    ) -> pd.DataFrame:
+        """Saliency as a DataFrame aligned to the input time stamps, one column per map (and component).
 
         Parameters
         ----------
@@ -492,21 +504,31 @@ class SaliencyResult(SaliencyMaps):
             Which window (default -1, the last). ``None`` stacks every window, indexed by
             ``(forecast_start, time)``.
         components
-            Which cell map fills the per-component columns: ``"per_component"`` (the attention split over
-            components), ``"gradient"`` or ``"input_x_gradient"``. Default (None): ``"per_component"``, or the
-            first cell map the result holds when it was computed without it.
+            Which cell maps also get one column per input component: a name of :data:`CELL_MAPS`, a
+            sequence of them, or ``"all"`` (every cell map the result holds). Default (None):
+            :data:`RECOMMENDED_MAP` when the result holds it, else the first cell map it holds.
 
         Returns
         -------
         pandas.DataFrame
-            Columns ``paper``, ``per_step``, then ``gradient`` and ``input_x_gradient`` (each summed over
-            components), each only when the result holds it, then one column per input component holding the
-            ``components`` map (none when the result holds no cell map).
+            First one column per map the result holds, summed over components, labelled by
+            :func:`map_label` (``gradient``, ``input_x_gradient``, ``attention_paper``,
+            ``attention_per_step``, ``attention_per_component``); then, for each map of ``components``, one
+            column per input component labelled ``"{label}:{component}"`` (e.g. ``gradient:x0``,
+            ``attention_per_component:x0``). The ``attention_`` prefix marks the paper's attention maps.
         """
         if components is None:
             held = [name for name in CELL_MAPS if getattr(self, name) is not None]
-            components = held[0] if held else None
-        cells = None if components is None else self.component_map(components)
+            cell_names = held[:1]
+        elif isinstance(components, str) and components == "all":
+            cell_names = [name for name in CELL_MAPS if getattr(self, name) is not None]
+        else:
+            wanted = (components,) if isinstance(components, str) else tuple(components)
+            unknown = [name for name in wanted if name not in CELL_MAPS]
+            if unknown:
+                raise ValueError(f"components must be 'all' or names from {list(CELL_MAPS)}; got {components!r}.")
+            cell_names = [name for name in CELL_MAPS if name in wanted]
+        cells = [self.component_map(name) for name in cell_names]
         names = [name for name in TEMPORAL_MAPS if name in self.available_maps]
         if window is None:
             rows = slice(None)
@@ -518,12 +540,12 @@ class SaliencyResult(SaliencyMaps):
             rows = slice(self._window(window), self._window(window) + 1)
             index = pd.Index(self.input_index[rows][0], name="time")
         columns = [self.temporal_map(name)[rows].reshape(-1, 1) for name in names]
-        if cells is not None:
-            columns.append(cells[rows].reshape(-1, cells.shape[2]))
-        labels = [*names, *(self.component_names if cells is not None else [])]
+        columns += [values[rows].reshape(-1, values.shape[2]) for values in cells]
+        labels = [map_label(name) for name in names]
+        labels += [map_label(name, component) for name in cell_names for component in self.component_names]
         return pd.DataFrame(np.concatenate(columns, axis=1), index=index, columns=labels)
 
-    def to_timeseries(self, window: int = -1, components: str | None = None):
+    def to_timeseries(self, window: int = -1, components: str | Sequence[str] | None = None):
         """Saliency of one window as a Darts ``TimeSeries`` over the input time stamps.
 
         The columns are those of :meth:`to_dataframe`.
@@ -555,10 +577,11 @@ class SaliencyResult(SaliencyMaps):
             rows.append(_to_input_resolution(steps, 2**s)[0].numpy())
         return np.stack(rows)
 
-    def lag_profile(self, kind: str = "per_step") -> np.ndarray:
+    def lag_profile(self, kind: str = RECOMMENDED_MAP) -> np.ndarray:
         """Mean temporal saliency by lag over all windows, ``(L,)``.
 
-        Entry ``l - 1`` is lag ``l`` (lag 1 = the last input step); ``kind``: any name of :meth:`temporal_map`.
+        Entry ``l - 1`` is lag ``l`` (lag 1 = the last input step); ``kind``: any name of :meth:`temporal_map`,
+        by default :data:`RECOMMENDED_MAP`.
         """
         return self.temporal_map(kind).mean(axis=0)[::-1]
 

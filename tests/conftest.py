@@ -26,10 +26,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(autouse=True, scope="session")
-def _one_torch_thread():
-    """The test models are tiny: one intra-op thread is several times faster than two on a busy 2-core machine."""
+def _torch_threads():
+    """One torch thread by default: the test models are tiny, and one thread is several times faster than two on a
+    busy 2-core machine. ``CROSSSCALE_TEST_THREADS=2 python -m pytest`` runs the suite with two, so that results
+    compared across batchings or code paths are also checked on another floating-point path.
+    """
+    threads = int(os.environ.get("CROSSSCALE_TEST_THREADS", "1"))
     previous = torch.get_num_threads()
-    torch.set_num_threads(1)
+    torch.set_num_threads(threads)
     yield
     torch.set_num_threads(previous)
 

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def fitted():
     series = noisy_sine(length=150, n_components=2)
     model = tiny_model(d_model=8).fit(series)
-    return series, model.saliency(windows="all")
+    return series, model.saliency(windows="all", maps="all", inputs=True)
 
 
 @pytest.fixture(scope="module")

@@ -69,3 +69,40 @@ def test_darts_model_docstring_documents_the_architecture():
 
     doc = CrossScaleNetModel.__init__.__doc__
     assert "{architecture_parameters}" not in doc and "covariate_path" in doc and "moving_avg_kernel" in doc
+
+
+def test_the_default_moving_average_kernel_fits_every_window():
+    """None: the reference's 25 from 26 steps on, the largest odd kernel <= L // 2 below; explicit kernels kept."""
+    default = ArchitectureConfig()
+    assert default.moving_avg_kernel is None
+    assert [default.kernel_for(length) for length in (26, 48, 96, 512)] == [25, 25, 25, 25]
+    assert [default.kernel_for(length) for length in (24, 16, 8, 4, 2)] == [11, 7, 3, 1, 1]
+    assert REFERENCE_ARCHITECTURE.moving_avg_kernel == 25
+    assert ArchitectureConfig(moving_avg_kernel=7).kernel_for(96) == 7
+    assert default.resolved(24).moving_avg_kernel == 11 and default.resolved(24).n_scales == default.n_scales
+    for length in range(16, 200, 8):  # every window that is a multiple of 2 ** (n_scales - 1) and holds 2 patches
+        config = ArchitectureConfig(base_patch_length=8) if length < 32 else default
+        config.validate(length, 12)
+        kernel = config.kernel_for(length)
+        assert kernel % 2 == 1 and kernel <= length
+    with pytest.raises(ValueError, match=r"moving_avg_kernel=25 is longer than the input window"):
+        ArchitectureConfig(base_patch_length=8, moving_avg_kernel=25).validate(24, 12)
+    with pytest.raises(ValueError, match=r"use fewer scales \(n_scales\) or a longer input_chunk_length"):
+        default.validate(8, 4)
+
+
+def test_short_windows_work_with_every_other_argument_at_its_default(trainer_kwargs):
+    import numpy as np
+    import pandas as pd
+    from support import noisy_sine
+
+    from crossscale_ext import CrossScaleNetForecaster, CrossScaleNetModel
+
+    model = CrossScaleNetModel(input_chunk_length=24, output_chunk_length=6, base_patch_length=8, n_epochs=1,
+                               pl_trainer_kwargs=trainer_kwargs).fit(noisy_sine(length=80))
+    assert model.model.network.config.moving_avg_kernel == 11
+    assert len(model.predict(6)) == 6
+    y = pd.DataFrame({"y": np.sin(np.arange(60) / 3.0)}, index=pd.period_range("2000-01", periods=60, freq="M"))
+    forecaster = CrossScaleNetForecaster(input_chunk_length=24, output_chunk_length=6, base_patch_length=8,
+                                         n_epochs=1, pl_trainer_kwargs=trainer_kwargs).fit(y, fh=[1, 2])
+    assert forecaster.get_params()["moving_avg_kernel"] is None and len(forecaster.predict()) == 2

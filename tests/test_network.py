@@ -228,7 +228,8 @@ def test_lagged_covariate_path_represents_a_lagged_covariate_exactly():
 def test_config_object_or_keywords_but_not_both():
     config = ArchitectureConfig(n_scales=3, base_patch_length=8)
     net = CrossScaleNet(input_length=48, output_length=12, n_channels=2, config=config)
-    assert net.config is config and net.n_scales == 3
+    assert net.config == config.resolved(48) and net.n_scales == 3
+    assert net.config.moving_avg_kernel == 25  # the default kernel, resolved for the window
     with pytest.raises(ValueError, match="not both"):
         CrossScaleNet(input_length=48, output_length=12, n_channels=2, config=config, d_model=8)
     with pytest.raises(ValueError, match="covariate_path"):

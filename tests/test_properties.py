@@ -281,7 +281,11 @@ def check_saliency_result(result: Any, n_windows: int, n_components: int) -> Non
         values = getattr(result, name)
         if values is not None:
             assert np.isfinite(values).all(), f"saliency map {name} is not finite"
-    assert result.per_component.shape == (n_windows, ICL, n_components)
+    for name in maps:
+        values = getattr(result, name)
+        if values is not None:  # (W, L) or (W, L, C) for the cell maps
+            assert values.shape == (n_windows, ICL, n_components)[: values.ndim], name
+    assert result.paper is not None and result.per_step is not None  # kept by every default
 
 
 # ------------------------------------------------------------------------------------------ fitted models

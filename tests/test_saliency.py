@@ -10,7 +10,7 @@ import pytest
 import torch
 from darts import TimeSeries
 from darts.utils.timeseries_generation import linear_timeseries
-from support import TINY, noisy_sine
+from support import TINY, assert_float32_close, noisy_sine
 
 from crossscale_ext import CrossScaleNet, CrossScaleNetModel, SaliencyResult, ShortHorizonWarning
 from crossscale_ext.saliency import attention_is_informative, attention_maps
@@ -55,16 +55,27 @@ def test_last_window_is_the_one_predict_uses(fitted):
     np.testing.assert_array_equal(result.forecast_index[0], expected_forecast.to_numpy())
     np.testing.assert_allclose(result.forecast[0], model.predict(8).values(), rtol=1e-4, atol=1e-5)
     frame = result.to_dataframe()
-    assert list(frame.columns) == ["paper", "per_step", "gradient", "input_x_gradient", "c0", "c1", "linear"]
+    # the recommended map first; the attention maps' columns say they are attention
+    assert list(frame.columns) == [
+        "gradient", "input_x_gradient", "attention_paper", "attention_per_step", "attention_per_component",
+        "gradient:c0", "gradient:c1", "gradient:linear",
+    ]
     np.testing.assert_allclose(frame["gradient"], result.gradient[0].sum(axis=1), rtol=1e-6)
+    np.testing.assert_allclose(frame[["gradient:c0", "gradient:c1", "gradient:linear"]], result.gradient[0])
     assert frame.index.equals(pd.DatetimeIndex(series.time_index[-32:], name="time"))
+    every_cell = result.to_dataframe(components="all")
+    assert [c for c in every_cell.columns if c.startswith("attention_per_component:")] == [
+        "attention_per_component:c0", "attention_per_component:c1", "attention_per_component:linear"
+    ]
+    with pytest.raises(ValueError, match="components must be"):
+        result.to_dataframe(components="paper")
     ts = result.to_timeseries()
-    assert ts.time_index.equals(series.time_index[-32:]) and ts.width == 7
+    assert ts.time_index.equals(series.time_index[-32:]) and ts.width == 8
 
 
 def test_every_window_matches_historical_forecasts(fitted):
     model, series, past = fitted
-    result = model.saliency(series, past_covariates=past, windows="all")
+    result = model.saliency(series, past_covariates=past, windows="all", maps="all")
     forecasts = model.historical_forecasts(series, past_covariates=past, forecast_horizon=8, retrain=False,
                                            last_points_only=False, verbose=False)
     assert result.n_windows == len(forecasts) == 160 - 32 - 8 + 1
@@ -74,8 +85,9 @@ def test_every_window_matches_historical_forecasts(fitted):
         # the input window ends right before the forecast starts
         assert result.input_index[w][-1] + series.freq == result.forecast_index[w][0]
     # nothing lost between batches: a batch size that does not divide the window count gives the same maps
-    again = model.saliency(series, past_covariates=past, windows="all", batch_size=7)
-    np.testing.assert_allclose(again.per_component, result.per_component, rtol=1e-5, atol=1e-8)
+    again = model.saliency(series, past_covariates=past, windows="all", batch_size=7, maps="all")
+    assert_float32_close(again.per_component, result.per_component)
+    assert_float32_close(again.gradient, result.gradient)
     stacked = result.to_dataframe(window=None)
     assert stacked.index.nlevels == 2 and len(stacked) == result.n_windows * 32
 
@@ -121,16 +133,18 @@ def test_explain_is_laid_out_like_tft_explainer(fitted):
     attention = explanation.get_attention()
     assert len(attention) == 32 + 8  # input window and forecast window, as TFTExplainer
     assert attention.start_time() == series.time_index[-32]
-    assert list(attention.components) == ["paper", "per_step", "gradient"]
+    assert list(attention.components) == ["gradient", "attention_paper", "attention_per_step"]
     np.testing.assert_allclose(attention.values()[32:], 0.0)
     importance = explanation.get_encoder_importance()
-    assert list(importance.columns) == ["c0", "c1", "linear"]
+    assert list(importance.columns) == ["c0", "c1", "linear"] and importance.columns.name == "gradient"
     np.testing.assert_allclose(importance.to_numpy().sum(), 1.0, rtol=1e-5)
     # the importance is each input component's share of the gradient map (the recommended map)
     gradient = explanation.get_saliency().gradient[-1].sum(axis=0)
     np.testing.assert_allclose(importance.to_numpy()[0], gradient / gradient.sum(), rtol=1e-5)
     over_time = explanation.get_encoder_importance_over_time()
     assert over_time.time_index.equals(series.time_index[-32:])
+    assert list(over_time.components) == ["c0", "c1", "linear"]
+    np.testing.assert_allclose(over_time.values(), explanation.get_saliency().gradient[-1])
     assert isinstance(explanation.get_saliency(), SaliencyResult)
 
 
@@ -142,14 +156,14 @@ def test_integer_indexed_series_align(trainer_kwargs):
     assert result.forecast_index[-1].tolist() == list(range(112, 120))
 
 
-def test_lag_profile_and_component_importance(fitted):
+def test_lag_profile_and_importance(fitted):
     model, series, past = fitted
     result = model.saliency(series, past_covariates=past, windows="all")
     profile = result.lag_profile("per_step")
     np.testing.assert_allclose(profile, result.per_step.mean(axis=0)[::-1])
     with pytest.raises(ValueError, match="kind must be one of"):
         result.lag_profile("nonsense")
-    importance = result.component_importance
+    importance = result.importance()
     assert importance.shape == (result.n_windows, 3)
     np.testing.assert_allclose(importance.sum(axis=1), 1.0, rtol=1e-4)
     with pytest.raises(IndexError, match="out of range"):
@@ -225,13 +239,16 @@ def test_gradients_can_be_switched_off(fitted):
     result = model.saliency(gradients=False)
     assert result.gradient is None and result.input_x_gradient is None
     assert "gradient" not in result.available_maps
-    assert list(result.to_dataframe().columns) == ["paper", "per_step", "c0", "c1", "linear"]
+    assert list(result.to_dataframe().columns) == [
+        "attention_paper", "attention_per_step", "attention_per_component",
+        "attention_per_component:c0", "attention_per_component:c1", "attention_per_component:linear",
+    ]
     with pytest.raises(ValueError, match="gradients=True"):
         result.component_map("gradient")
     with pytest.raises(ValueError, match="gradients must be True or False"):
         model.saliency(gradients="yes")
     explanation = model.explain(gradients=False)
-    assert list(explanation.get_attention().components) == ["paper", "per_step"]
+    assert list(explanation.get_attention().components) == ["attention_paper", "attention_per_step"]
 
 
 def test_gradient_map_of_a_quantile_model_follows_the_median(trainer_kwargs):
@@ -254,14 +271,90 @@ def test_result_repr_is_short(fitted):
 
 def test_component_views_of_every_map(fitted):
     model, series, past = fitted
-    result = model.saliency(series, past_covariates=past, windows="all")
+    result = model.saliency(series, past_covariates=past, windows="all", maps="all")
+    prefix = {"per_component": "attention_per_component", "gradient": "gradient",
+              "input_x_gradient": "input_x_gradient"}
     for kind in ("per_component", "gradient", "input_x_gradient"):
         frame = result.to_dataframe(components=kind)
-        np.testing.assert_allclose(frame[["c0", "c1", "linear"]].to_numpy(), result.component_map(kind)[-1],
-                                   rtol=1e-6)
+        columns = [f"{prefix[kind]}:{c}" for c in ("c0", "c1", "linear")]
+        np.testing.assert_allclose(frame[columns].to_numpy(), result.component_map(kind)[-1], rtol=1e-6)
         shares = result.importance(kind)
         np.testing.assert_allclose(shares.sum(axis=1), 1.0, rtol=1e-5)
     np.testing.assert_allclose(result.lag_profile("gradient"), result.gradient.sum(axis=2).mean(axis=0)[::-1],
                                rtol=1e-6)
     with pytest.raises(ValueError, match="kind must be one of"):
         result.component_map("paper")
+
+
+def test_every_reduction_defaults_to_the_recommended_map(fitted):
+    """lag_profile, temporal_map, component_map, importance and to_dataframe read RECOMMENDED_MAP by default."""
+    from crossscale_ext import RECOMMENDED_MAP
+
+    assert RECOMMENDED_MAP == "gradient"
+    model, series, past = fitted
+    result = model.saliency(series, past_covariates=past, windows="all")
+    np.testing.assert_array_equal(result.temporal_map(), result.temporal_map(RECOMMENDED_MAP))
+    np.testing.assert_array_equal(result.component_map(), result.gradient)
+    np.testing.assert_array_equal(result.lag_profile(), result.gradient.sum(axis=2).mean(axis=0)[::-1])
+    pd.testing.assert_frame_equal(result.importance(), result.importance(RECOMMENDED_MAP))
+    cells = [c for c in result.to_dataframe().columns if ":" in c]
+    assert cells == ["gradient:c0", "gradient:c1", "gradient:linear"]
+
+
+def test_all_windows_default_keeps_the_recommended_and_temporal_attention_maps(fitted):
+    """windows="all" keeps less by default (memory); maps="all" and inputs=True keep everything."""
+    model, series, past = fitted
+    lean = model.saliency(series, past_covariates=past, windows="all")
+    assert lean.available_maps == ("gradient", "paper", "per_step")
+    assert lean.inputs is None and not lean.has_raw_attention
+    full = model.saliency(series, past_covariates=past, windows="all", maps="all", inputs=True)
+    assert full.available_maps == ("gradient", "input_x_gradient", "paper", "per_step", "per_component")
+    assert full.has_raw_attention and full.inputs.shape == (full.n_windows, 32, 3)
+    for name in lean.available_maps:
+        np.testing.assert_array_equal(getattr(lean, name), getattr(full, name))
+    last = model.saliency()  # the last window keeps every map and its inputs
+    assert last.available_maps == full.available_maps and last.inputs is not None
+    attention_only = model.saliency(series, past_covariates=past, windows="all", gradients=False)
+    assert attention_only.available_maps == ("paper", "per_step")
+    with pytest.raises(ValueError, match="inputs must be None, True or False"):
+        model.saliency(inputs="yes")
+
+
+def test_explainer_class_like_tft_explainer(fitted, trainer_kwargs):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from crossscale_ext import CrossScaleNetExplainer
+
+    model, series, past = fitted
+    explainer = CrossScaleNetExplainer(model)
+    result = explainer.explain()
+    expected = model.explain()
+    np.testing.assert_array_equal(result.get_attention().values(), expected.get_attention().values())
+    pd.testing.assert_frame_equal(result.get_encoder_importance(), expected.get_encoder_importance())
+    # a foreground series and its covariates, as with TFTExplainer
+    other = explainer.explain(series[:120], foreground_past_covariates=past[:120])
+    assert other.get_attention().end_time() == series.time_index[119] + 8 * series.freq
+    fig = explainer.plot_variable_selection(result, show_plot=False)
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] != [] and "gradient" in fig.axes[0].get_xlabel()
+    plt.close(fig)
+    fig = explainer.plot_attention(result, plot_type="all", show_plot=False)
+    lines = fig.axes[0].get_lines()
+    assert [line.get_label() for line in lines] == ["gradient", "attention_paper", "attention_per_step"]
+    assert lines[0].get_xdata()[0] == -32 and len(fig.axes[1].images) == 1
+    plt.close(fig)
+    with pytest.raises(ValueError, match="horizons and target_components"):
+        explainer.explain(horizons=[1])
+    with pytest.raises(ValueError, match="plot_type must be"):
+        explainer.plot_attention(result, plot_type="bars", show_plot=False)
+    with pytest.raises(ValueError, match="explains a CrossScaleNetModel"):
+        from darts.models import NaiveSeasonal
+
+        CrossScaleNetExplainer(NaiveSeasonal().fit(series))
+    several = CrossScaleNetModel(**SMALL, pl_trainer_kwargs=trainer_kwargs).fit([series[:100], series[50:]])
+    with pytest.raises(ValueError, match="background"):
+        CrossScaleNetExplainer(several)  # fit on several series: the background must be given
+    both = CrossScaleNetExplainer(several, background_series=[series[:100], series[50:]]).explain()
+    assert len(both.get_attention()) == 2

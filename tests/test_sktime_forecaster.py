@@ -14,8 +14,9 @@ from darts import TimeSeries
 from sktime.base import load
 from sktime.datatypes import check_is_mtype
 from sktime.forecasting.base import ForecastingHorizon
+from support import assert_float32_close, assert_frames_close
 
-from crossscale_ext import CrossScaleNetForecaster
+from crossscale_ext import CrossScaleNetForecaster, find_crossscale_forecaster, pipeline_saliency
 
 SMALL = {"input_chunk_length": 32, "output_chunk_length": 8, "n_scales": 3, "base_patch_length": 8,
          "moving_avg_kernel": 7, "d_model": 8, "n_epochs": 1, "batch_size": 32, "random_state": 0}
@@ -253,26 +254,37 @@ def test_saliency_last_window_in_y_index_type(trainer_kwargs):
     y = sine_frame(length=80, index_kind="period")
     X = pd.DataFrame({"x1": np.cos(np.arange(80)), "x2": np.linspace(0, 1, 80)}, index=y.index)
     fitted = forecaster(trainer_kwargs).fit(y, X=X)
-    saliency = fitted.saliency()  # no future X needed: the attention reads the input window only
+    saliency = fitted.saliency()  # the recommended map, the gradient: one column per input component
     assert isinstance(saliency.index, pd.PeriodIndex)
     assert list(saliency.index) == list(y.index[-32:])
-    assert list(saliency.columns) == ["a", "x1", "x2"]
+    assert list(saliency.columns) == ["a", "x1", "x2"] and saliency.columns.name == "gradient"
+    pd.testing.assert_frame_equal(saliency, fitted.saliency(kind="gradient"))
     every = fitted.saliency(kind="all")
-    assert list(every.columns) == ["paper", "per_step", "gradient", "input_x_gradient", "a", "x1", "x2"]
-    np.testing.assert_allclose(every[["a", "x1", "x2"]].sum(axis=1), every["per_step"], rtol=1e-5)
-    assert every["per_step"].sum() == pytest.approx(1.0, rel=1e-5)
-    assert every["paper"].sum() == pytest.approx(SMALL["n_scales"] - 1, rel=1e-5)
-    pd.testing.assert_series_equal(fitted.saliency(kind="paper")["paper"], every["paper"])
-    pd.testing.assert_series_equal(fitted.saliency(kind="per_step")["per_step"], every["per_step"])
-    pd.testing.assert_frame_equal(fitted.saliency(), every[["a", "x1", "x2"]])
-    # exactly the Darts model's own SaliencyResult.to_dataframe() of that window, re-indexed into y's index
+    components = ["a", "x1", "x2"]
+    assert list(every.columns) == [
+        "gradient", "input_x_gradient", "attention_paper", "attention_per_step", "attention_per_component",
+        *[f"{label}:{c}" for label in ("gradient", "input_x_gradient", "attention_per_component") for c in components],
+    ]
+    attention_cells = [f"attention_per_component:{c}" for c in components]
+    np.testing.assert_allclose(every[attention_cells].sum(axis=1), every["attention_per_step"], rtol=1e-5)
+    assert every["attention_per_step"].sum() == pytest.approx(1.0, rel=1e-5)
+    assert every["attention_paper"].sum() == pytest.approx(SMALL["n_scales"] - 1, rel=1e-5)
+    assert_frames_close(fitted.saliency(kind="paper")["attention_paper"], every["attention_paper"])
+    assert_frames_close(fitted.saliency(kind="per_step")["attention_per_step"], every["attention_per_step"])
+    per_component = fitted.saliency(kind="per_component")
+    assert list(per_component.columns) == attention_cells
+    assert_frames_close(per_component, every[attention_cells])
+    assert_float32_close(saliency.to_numpy(), every[[f"gradient:{c}" for c in components]].to_numpy())
+    # exactly the Darts model's own SaliencyResult.to_dataframe(components="all") of that window, re-indexed
     result = darts_saliency(fitted, y.to_numpy()[-32:], X.to_numpy()[-32:])
-    expected = result.to_dataframe()
+    expected = result.to_dataframe(components="all")
     assert len(expected.columns) == len(every.columns)
-    np.testing.assert_allclose(every.to_numpy(), expected.to_numpy(), rtol=1e-6)
+    assert_float32_close(every.to_numpy(), expected.to_numpy())
     attention_only = fitted.saliency(kind="all", gradients=False)
-    assert list(attention_only.columns) == ["paper", "per_step", "a", "x1", "x2"]
-    pd.testing.assert_frame_equal(attention_only, every.drop(columns=["gradient", "input_x_gradient"]))
+    assert list(attention_only.columns) == [
+        "attention_paper", "attention_per_step", "attention_per_component", *attention_cells
+    ]
+    assert_frames_close(attention_only, every[list(attention_only.columns)])
 
 
 def darts_saliency(fitted: CrossScaleNetForecaster, y_window: np.ndarray, X_window: np.ndarray | None = None):
@@ -291,20 +303,21 @@ def test_saliency_gradient_kinds(trainer_kwargs, kind):
     X = pd.DataFrame({"a": np.cos(np.arange(80) / 3.0)}, index=y.index)  # named like a y column: "X:a"
     fitted = forecaster(trainer_kwargs).fit(y, X=X)
     cells = fitted.saliency(kind=kind)
-    assert list(cells.columns) == ["a", "b", "X:a"]
+    assert list(cells.columns) == ["a", "b", "X:a"] and cells.columns.name == kind
     assert list(cells.index) == list(y.index[-32:]) and pd.api.types.is_integer_dtype(cells.index.dtype)
     assert (cells.to_numpy() >= 0).all() and cells.to_numpy().sum() > 0
     # the Darts model's cell map of that window; the row sums are the temporal map of kind="all"
     result = darts_saliency(fitted, y.to_numpy()[-32:], X.to_numpy()[-32:])
-    np.testing.assert_allclose(cells.to_numpy(), result.component_map(kind)[-1], rtol=1e-5)
+    assert_float32_close(cells.to_numpy(), result.component_map(kind)[-1])
     every = fitted.saliency(kind="all")
-    np.testing.assert_allclose(cells.sum(axis=1).to_numpy(), every[kind].to_numpy(), rtol=1e-5)
+    assert_float32_close(cells.sum(axis=1).to_numpy(), every[kind].to_numpy())
     # every window, in y's index type, the last one equal to windows="last"
     windows = fitted.saliency(windows="all", kind=kind)
     assert windows.index.names == ["forecast_start", None]
     assert len(windows) == (80 - 32 + 1) * 32
     last = windows.xs(windows.index.get_level_values("forecast_start")[-1], level="forecast_start")
-    np.testing.assert_allclose(last.to_numpy(), cells.to_numpy(), rtol=1e-5)
+    # a batch of 49 windows and a batch of one: float32 paths differ between CPUs
+    assert_float32_close(last.to_numpy(), cells.to_numpy())
 
 
 def test_saliency_gradient_kind_needs_gradients(trainer_kwargs):
@@ -315,7 +328,7 @@ def test_saliency_gradient_kind_needs_gradients(trainer_kwargs):
     with pytest.raises(ValueError, match="gradients must be True or False"):
         fitted.saliency(gradients="yes")
     # the attention kinds are the same with or without gradients
-    pd.testing.assert_frame_equal(fitted.saliency(gradients=False), fitted.saliency())
+    assert_frames_close(fitted.saliency(kind="per_component", gradients=False), fitted.saliency(kind="per_component"))
 
 
 @pytest.mark.parametrize("index_kind", ["datetime", "range"])
@@ -328,7 +341,7 @@ def test_saliency_all_windows(trainer_kwargs, index_kind):
     assert len(starts) == 60 - 32 + 1  # every input window, the last one forecasting after the cutoff
     assert starts[0] == y.index[32] and starts[-1] == ForecastingHorizon([1]).to_absolute_index(fitted.cutoff)[0]
     last = saliency.xs(starts[-1], level="forecast_start")
-    pd.testing.assert_frame_equal(last, fitted.saliency(kind="per_step"), check_names=False, check_freq=False)
+    assert_frames_close(last, fitted.saliency(kind="per_step"), check_names=False, check_freq=False)
     if index_kind == "range":
         assert isinstance(fitted.saliency().index, pd.RangeIndex)
 
@@ -354,22 +367,19 @@ def test_saliency_in_fitted_params(trainer_kwargs):
     assert list(params["saliency_per_step"].index) == list(range(1, 33))  # lag 1 = last input step
     assert params["saliency_per_step"].sum() == pytest.approx(1.0, rel=1e-5)
     assert params["n_saliency_windows"] == 70 - 32 + 1
-    every = fitted.saliency(windows="all")
-    np.testing.assert_allclose(
-        params["saliency_per_component"].to_numpy()[::-1],
-        every.to_numpy().reshape(-1, 32, 3).mean(axis=0),
-        rtol=1e-5,
-    )
+    every = fitted.saliency(windows="all", kind="per_component")
+    averaged = every.to_numpy().reshape(-1, 32, 3).mean(axis=0)
+    assert_float32_close(params["saliency_per_component"].to_numpy()[::-1], averaged)
     # the gradient map by lag, and each input component's share of it
     gradient = fitted.saliency(windows="all", kind="gradient").to_numpy().reshape(-1, 32, 3).mean(axis=0)
     lag_profile = params["saliency_gradient"]
     assert isinstance(lag_profile, pd.Series) and lag_profile.index.name == "lag"
     assert list(lag_profile.index) == list(range(1, 33))
-    np.testing.assert_allclose(lag_profile.to_numpy(), gradient.sum(axis=1)[::-1], rtol=1e-5)
+    assert_float32_close(lag_profile.to_numpy(), gradient.sum(axis=1)[::-1])
     importance = params["gradient_importance"]
     assert list(importance.index) == ["a", "b", "x"]
     assert importance.sum() == pytest.approx(1.0, rel=1e-6)
-    np.testing.assert_allclose(importance.to_numpy(), gradient.sum(axis=0) / gradient.sum(), rtol=1e-5)
+    assert_float32_close(importance.to_numpy(), gradient.sum(axis=0) / gradient.sum())
     assert set(params) >= {"darts_model", "input_components", "saliency_per_step", "saliency_paper",
                            "saliency_per_component", "component_importance", "n_saliency_windows"}
 
@@ -432,6 +442,47 @@ def test_transformed_target_forecaster_with_deseasonalizer(trainer_kwargs):
     assert isinstance(inner, CrossScaleNetForecaster) and inner.is_fitted
     # the network was trained on the deseasonalised series (ratio to a seasonal factor near 1), not on y
     assert inner._cur_y.iloc[:, 0].std() < y.std()
+    # saliency from the pipeline: the inner forecaster's maps, in the space it saw
+    assert find_crossscale_forecaster(pipe) is inner
+    assert_frames_close(pipeline_saliency(pipe), inner.saliency())
+    assert_frames_close(pipeline_saliency(pipe, kind="per_step"), inner.saliency(kind="per_step"))
+
+
+def test_pipeline_saliency_finds_the_forecaster_or_says_why(trainer_kwargs):
+    from sktime.forecasting.compose import ForecastingPipeline, TransformedTargetForecaster
+    from sktime.forecasting.naive import NaiveForecaster
+    from sktime.transformations.series.exponent import ExponentTransformer
+
+    y = sine_frame(length=70) + 2.0
+    X = pd.DataFrame({"x": np.cos(np.arange(70))}, index=y.index)
+    nested = ForecastingPipeline([
+        ("square_x", ExponentTransformer(power=2)),
+        ("inner", TransformedTargetForecaster([
+            ("sqrt", ExponentTransformer(0.5)), ("net", forecaster(trainer_kwargs)),
+        ])),
+    ]).fit(y, X=X, fh=[1, 2])
+    found = find_crossscale_forecaster(nested)
+    assert found.is_fitted and list(pipeline_saliency(nested).columns) == ["a", "x"]
+    assert find_crossscale_forecaster(found) is found
+    unfitted = TransformedTargetForecaster([("sqrt", ExponentTransformer(0.5)), ("net", forecaster(trainer_kwargs))])
+    with pytest.raises(ValueError, match="holds no fitted CrossScaleNetForecaster: fit it first"):
+        pipeline_saliency(unfitted)
+    naive = TransformedTargetForecaster([("sqrt", ExponentTransformer(0.5)), ("naive", NaiveForecaster())]).fit(y)
+    with pytest.raises(ValueError, match="holds no fitted CrossScaleNetForecaster"):
+        pipeline_saliency(naive)
+
+
+def test_saliency_defaults_to_the_recommended_map(trainer_kwargs):
+    import inspect
+
+    from crossscale_ext import RECOMMENDED_MAP
+
+    for method in (CrossScaleNetForecaster.saliency, CrossScaleNetForecaster.iter_saliency, pipeline_saliency):
+        assert inspect.signature(method).parameters["kind"].default == RECOMMENDED_MAP
+    fitted = forecaster(trainer_kwargs).fit(sine_frame(length=60))
+    chunks = list(fitted.iter_saliency(windows_per_chunk=10))
+    assert all(chunk.columns.name == RECOMMENDED_MAP for chunk in chunks)
+    assert_frames_close(pd.concat(chunks), fitted.saliency(windows="all"), check_freq=False)
 
 
 def test_grid_search_over_a_hyperparameter(trainer_kwargs):

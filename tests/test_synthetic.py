@@ -123,7 +123,7 @@ def test_darts_path_windows_match_saliency_windows():
     ds = make_synthetic([0, 1], [3, 9], noise=0.05, length=300, input_length=32, horizon=4, seed=0)
     model = tiny_model(output_chunk_length=4, d_model=8)
     model.fit(ds.train_target, past_covariates=ds.train_covariates)
-    result = model.saliency(ds.test_target, past_covariates=ds.test_covariates, windows="all")
+    result = model.saliency(ds.test_target, past_covariates=ds.test_covariates, windows="all", maps="all")
     inputs, targets = ds.windows("test")
     assert result.per_component.shape == inputs.shape
     assert result.per_component.shape[1:] == ds.mask.shape

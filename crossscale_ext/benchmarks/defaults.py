@@ -57,7 +57,7 @@ def validation_scores(name: str, covariate_path: str, learning_rate: float, hori
     begin = time.perf_counter()
     model.fit(ds.target[:fit_end], past_covariates=ds.covariates[:fit_end])
     train_seconds = time.perf_counter() - begin
-    result = model.saliency(val_target, past_covariates=val_covariates, windows="all")
+    result = model.saliency(val_target, past_covariates=val_covariates, windows="all", maps="all")
     values = val_target.values()[:, 0]
     truth = np.stack([values[ds.input_length + w : ds.input_length + w + horizon] for w in range(result.n_windows)])
     row: dict[str, Any] = {

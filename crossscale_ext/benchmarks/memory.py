@@ -36,14 +36,15 @@ __all__ = ["SETTINGS", "add_arguments", "run", "result_nbytes"]
 #: name -> (how to call, keyword arguments of ``saliency`` / ``iter_saliency``)
 SETTINGS: dict[str, tuple[str, dict[str, Any]]] = {
     "default": ("saliency", {}),
-    "float64": ("saliency", {"dtype": "float64"}),
-    "stride4": ("saliency", {"stride": 4}),
+    "every_map": ("saliency", {"maps": "all", "inputs": True}),
+    "float64": ("saliency", {"maps": "all", "inputs": True, "dtype": "float64"}),
+    "stride4": ("saliency", {"maps": "all", "inputs": True, "stride": 4}),
     "gradient": ("saliency", {"maps": ["gradient"], "inputs": False}),
     "paper": ("saliency", {"maps": ["paper"], "inputs": False}),
     "attention": ("saliency", {"maps": ["paper", "per_step", "per_component"], "inputs": False}),
-    "iter": ("iter_saliency", {"windows_per_chunk": 10_000}),
+    "iter": ("iter_saliency", {"maps": "all", "inputs": True, "windows_per_chunk": 10_000}),
 }
-DEFAULT_SETTINGS = ["default", "stride4", "gradient", "paper", "attention", "iter"]
+DEFAULT_SETTINGS = ["default", "every_map", "stride4", "gradient", "paper", "attention", "iter"]
 
 INPUT_LENGTH, HORIZON = 96, 24
 

@@ -401,10 +401,12 @@ class _Case:
 
         ds, model = self.dataset, self.model
         begin = time.perf_counter()
-        model.saliency(ds.test_target, past_covariates=ds.test_covariates, windows="all", gradients=False)
+        model.saliency(ds.test_target, past_covariates=ds.test_covariates, windows="all", gradients=False, maps="all")
         attention_seconds = time.perf_counter() - begin
         begin = time.perf_counter()
-        result: SaliencyResult = model.saliency(ds.test_target, past_covariates=ds.test_covariates, windows="all")
+        result: SaliencyResult = model.saliency(
+            ds.test_target, past_covariates=ds.test_covariates, windows="all", maps="all"
+        )
         seconds = time.perf_counter() - begin
         self.info["attention_seconds"], self.info["attention_and_gradient_seconds"] = attention_seconds, seconds
         if result.n_windows != self.n_windows:
