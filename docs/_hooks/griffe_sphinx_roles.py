@@ -9,7 +9,9 @@ documents the target, plain code where it does not (private helpers, Darts, torc
 The API pages inspect the package at run time (``force_inspection``: the models' docstrings are filled in
 when the module is imported), so a module constant without a docstring of its own inherits the docstring of
 its type (``dict() -> new empty dictionary``, ``int([x]) -> integer``, ...). Those docstrings are removed, so
-the constant is not shown (mkdocstrings leaves out members without a docstring).
+the constant is not shown (mkdocstrings leaves out members without a docstring). Inspection also lists the
+classes and functions a module imports (``SaliencyResult`` in ``crossscale_ext.plotting``) as its own: those
+that the module does not export in ``__all__`` are left out (references to them point at their home anyway).
 
 Loaded by ``mkdocs.yml`` (``plugins: mkdocstrings: handlers: python: options: extensions``); kept out of the
 site by ``exclude_docs``.
@@ -18,6 +20,7 @@ site by ``exclude_docs``.
 from __future__ import annotations
 
 import builtins
+import importlib
 import re
 import types
 from typing import Any
@@ -35,6 +38,21 @@ BUILTIN_DOCSTRINGS = {
     for t in [*vars(builtins).values(), *vars(types).values()]
     if isinstance(t, type) and isinstance(t.__doc__, str)
 }
+
+
+def _imported(module: griffe.Module) -> list[str]:
+    """The package's classes and functions that ``module`` imports without exporting them in ``__all__``."""
+    if module.parent is None:
+        return []  # the package's own lazy public names
+    try:
+        exported = set(getattr(importlib.import_module(module.path), "__all__", ()))
+    except Exception:  # noqa: BLE001 (a module that does not import documents nothing)
+        return []
+    return [
+        member.path
+        for name, member in module.members.items()
+        if member.is_alias and name not in exported and member.target_path.startswith(f"{module.package.path}.")
+    ]
 
 
 def _resolve(obj: griffe.Object, target: str) -> str:
@@ -79,7 +97,8 @@ class SphinxRoles(griffe.Extension):
 
     def on_package(self, *, pkg: griffe.Module, **kwargs: Any) -> None:
         """Process every object of the package once it is loaded."""
-        for obj in _objects(pkg, set()):
+        objects = list(_objects(pkg, set()))
+        for obj in objects:
             docstring = obj.docstring
             if docstring is None:
                 continue
@@ -96,3 +115,6 @@ class SphinxRoles(griffe.Extension):
                     parser=docstring.parser,
                     parser_options=docstring.parser_options,
                 )
+        for module in [obj for obj in objects if obj.is_module]:
+            for path in _imported(module):
+                del module.members[path.rpartition(".")[2]]
