@@ -75,6 +75,21 @@ def test_readme_keeps_its_two_one_line_commands():
         assert command in lines, command
 
 
+#: the one way every page installs torch: the pinned version first (the CI machine's index serves the CPU
+#: wheel), or the same with PyTorch's CPU or CUDA index
+TORCH_INSTALLS = {
+    "pip install torch==2.13.0",
+    "pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu",
+    "pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cu126",
+}
+
+
+@pytest.mark.parametrize("path", DOC_FILES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_torch_is_installed_the_same_way_on_every_page(path):
+    found = {match.group(0).strip() for match in re.finditer(r"pip install torch\b[^`&\n]*", path.read_text())}
+    assert found <= TORCH_INSTALLS, found - TORCH_INSTALLS
+
+
 #: words that narrate how a page was made rather than what was measured (dates, commands, machines instead)
 HISTORY = re.compile(
     r"\bissue\s*#?\d+|\bthe issue\b|\bsessions?\b|\b(?:time|cpu) budget\b|\bthis round\b",
