@@ -20,6 +20,7 @@ site by ``exclude_docs``.
 from __future__ import annotations
 
 import builtins
+import html
 import importlib
 import re
 import types
@@ -78,7 +79,7 @@ def _reference(obj: griffe.Object, match: re.Match[str]) -> str:
     if title is None:
         title = target.rsplit(".", 1)[-1] if short else target
     identifier = _resolve(obj, target)
-    return f'<autoref identifier="{identifier}" optional><code>{title}</code></autoref>'
+    return f'<autoref identifier="{html.escape(identifier)}" optional><code>{html.escape(title)}</code></autoref>'
 
 
 def _objects(obj: griffe.Object, seen: set[str]) -> Any:
