@@ -64,7 +64,8 @@ def _positive_int(text: str) -> int:
 def build_parser(selected: tuple[str, ...] | None = None) -> argparse.ArgumentParser:
     """The argument parser; only the ``selected`` command's module is imported to add its options."""
     parser = argparse.ArgumentParser(
-        prog="crossscale", description="CrossScaleNet: multi-scale forecasting with attention as temporal saliency."
+        prog="crossscale",
+        description="CrossScaleNet forecasting with saliency maps: gradient (recommended) and the paper's attention.",
     )
     parser.add_argument("--threads", type=_positive_int, default=DEFAULT_THREADS, metavar="N", help=_THREADS_HELP)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

@@ -6,7 +6,7 @@ every encoder is a linear map from its input to the horizon (as DLinear is) and 
 data demand. It is not a package option (it did not help); this script patches
 :class:`crossscale_ext.network.ScaleEncoder` and then runs the ``crossscale`` command line with its arguments::
 
-    python docs/benchmarks/forecast_runs/zero_init_gates.py --threads 1 bench forecast --no-test --dataset ETTh1 \
+    python experiments/zero_init_gates.py --threads 1 bench forecast --no-test --dataset ETTh1 \
         --horizons 96 --models CrossScaleNet --epochs 20 --patience 3 --data-dir ../shared/data
 """
 
