@@ -23,11 +23,17 @@ from darts.utils.torch import MonteCarloDropout
 from darts.utils.ts_utils import series2seq
 from torch import nn
 
-from crossscale_ext._lightning import QUIET_TRAINER_KWARGS
+from crossscale_ext._darts_module import (
+    INFERENCE_LOCK,
+    TrainingDivergedError,
+    _as_series_list,
+    _cast_series,
+    _check_finite_float,
+    _check_finite_forecast,
+)
 from crossscale_ext.checkpointing import EpochSeedCallback
 from crossscale_ext.config import ArchitectureConfig, fill_parameter_docs
 from crossscale_ext.explainability import (
-    _PASS_LOCK,
     CrossScaleNetExplainabilityResult,
     compute_saliency,
     explain,
@@ -36,88 +42,11 @@ from crossscale_ext.explainability import (
 from crossscale_ext.network import CrossScaleNet
 from crossscale_ext.saliency import SaliencyResult
 
-# QUIET_TRAINER_KWARGS and CrossScaleNetExplainabilityResult are re-exported for code that imported them here.
-__all__ = ["CrossScaleNetModel", "CrossScaleNetExplainabilityResult", "QUIET_TRAINER_KWARGS", "TrainingDivergedError"]
-
-
-#: The one process-wide, re-entrant lock of every inference pass of CrossScaleNet models: ``predict``,
-#: ``historical_forecasts`` / ``backtest`` (through ``predict_from_dataset``), the saliency pass (it is
-#: ``explainability._PASS_LOCK``) and the sktime forecaster's forecasts. Several threads may share one fitted
-#: model: their calls run one at a time and return what sequential calls return. Process-wide rather than per model
-#: because the random draws of probabilistic forecasts and Monte Carlo dropout come from torch's global generator,
-#: which Darts reseeds in every ``predict``. ``fit`` does not take it: do not fit a model while other threads use it.
-INFERENCE_LOCK = _PASS_LOCK
-
-
-class TrainingDivergedError(RuntimeError):
-    """Training produced a non-finite loss (NaN or infinity); the model's weights are not usable."""
+__all__ = ["CrossScaleNetModel", "INFERENCE_LOCK", "TrainingDivergedError"]
 
 
 #: The default architecture: the constructor's defaults are read from it, so they are defined once.
 _DEFAULT = ArchitectureConfig()
-
-
-def _as_series_list(name: str, value: Any) -> list[TimeSeries]:
-    """``value`` as a list of ``TimeSeries`` (empty for None); ``TypeError`` naming ``name`` otherwise."""
-    if value is None:
-        return []
-    if isinstance(value, TimeSeries):
-        return [value]
-    if isinstance(value, Sequence) and not isinstance(value, str) and all(isinstance(v, TimeSeries) for v in value):
-        return list(value)
-    raise TypeError(
-        f"{name} must be a darts TimeSeries or a sequence of TimeSeries; got {type(value).__name__}. Build one with "
-        "TimeSeries.from_dataframe(...) or TimeSeries.from_values(...)."
-    )
-
-
-def _check_finite_float(label: str, ts: TimeSeries, role: str) -> None:
-    """``TypeError`` for a non-float ``ts``, ``ValueError`` naming the count, first time point and fix for NaN / inf."""
-    values = ts.values(copy=False)
-    if not np.issubdtype(values.dtype, np.floating):
-        raise TypeError(
-            f"{label} holds {values.dtype} values; CrossScaleNetModel needs floating-point series. Cast it first, "
-            "e.g. series.astype(np.float32)."
-        )
-    finite = np.isfinite(values)
-    if finite.all():
-        return
-    n_missing = int(np.isnan(values).sum())
-    n_infinite = int(values.size - finite.sum()) - n_missing
-    first = ts.time_index[int(np.argwhere(~finite)[0, 0])]
-    if n_missing:
-        raise ValueError(
-            f"{label} has {n_missing} missing (NaN) value(s) (the first at {first}); CrossScaleNetModel cannot {role} "
-            "on missing values. Fill them first, e.g. with darts.dataprocessing.transformers.MissingValuesFiller or "
-            "TimeSeries.fill_missing_values()."
-        )
-    raise ValueError(
-        f"{label} has {n_infinite} infinite value(s) (the first at {first}); CrossScaleNetModel cannot {role} on "
-        "infinite values. Replace them first: mark them missing, e.g. series.with_values(np.where(np.isinf(v), "
-        "np.nan, v)) with v = series.values(), and fill them with TimeSeries.fill_missing_values(), or clip them."
-    )
-
-
-def _cast_series(value: Any, dtype: type) -> Any:
-    """``value`` (None, a ``TimeSeries`` or a sequence of them) with every series cast to ``dtype`` where it differs."""
-    if value is None:
-        return None
-    if isinstance(value, TimeSeries):
-        return value if value.dtype == dtype else value.astype(dtype)
-    return [ts if ts.dtype == dtype else ts.astype(dtype) for ts in value]
-
-
-def _check_finite_forecast(forecast: TimeSeries | Sequence[TimeSeries]) -> None:
-    """``ValueError`` instead of returning a forecast that holds NaN or infinite values."""
-    for i, ts in enumerate(series2seq(forecast)):
-        values = ts.all_values(copy=False)
-        if not np.isfinite(values).all():
-            raise ValueError(
-                f"CrossScaleNetModel's forecast of series[{i}] holds {int((~np.isfinite(values)).sum())} non-finite "
-                f"value(s) although its inputs are finite: the values overflow the model's {values.dtype} "
-                "arithmetic. Scale the series first (e.g. darts.dataprocessing.transformers.Scaler) and refit, or "
-                "fit on float64 series (series.astype(np.float64))."
-            )
 
 
 def _use_monte_carlo_dropout(module: nn.Module) -> None:

@@ -17,11 +17,10 @@ only), Monte Carlo dropout is off, and the network's train / eval state is resto
 
 from __future__ import annotations
 
-import threading
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -29,11 +28,14 @@ import torch
 from darts import TimeSeries
 from darts.explainability.explainability import _ForecastingModelExplainer
 from darts.explainability.explainability_result import ComponentBasedExplainabilityResult
+from darts.models.forecasting.torch_forecasting_model import MixedCovariatesTorchModel
 from darts.utils.data.torch_datasets.utils import PLModuleInput, _batch_collate_fn_predict
 from darts.utils.likelihood_models.torch import QuantileRegression
 from darts.utils.timeseries_generation import generate_index
 from darts.utils.ts_utils import series2seq
 
+from crossscale_ext._darts_module import INFERENCE_LOCK
+from crossscale_ext.network import CrossScaleNet
 from crossscale_ext.saliency import (
     GRADIENT_MAP_NAMES,
     RECOMMENDED_MAP,
@@ -49,8 +51,9 @@ from crossscale_ext.saliency import (
     warn_if_uninformative,
 )
 
-if TYPE_CHECKING:  # pragma: no cover
-    from crossscale_ext.darts_model import CrossScaleNetModel
+#: What this module explains: a fitted ``CrossScaleNetModel``. The model imports this module, not the other way
+#: round, so annotations name the model's Darts base class.
+ExplainedModel = MixedCovariatesTorchModel
 
 __all__ = [
     "CrossScaleNetExplainabilityResult",
@@ -62,9 +65,6 @@ __all__ = [
 
 SeriesArg = TimeSeries | Sequence[TimeSeries] | None
 
-# The pass switches the module to eval mode and back, and Darts' reversible instance norm keeps its statistics
-# on the module: one lock per process keeps concurrent saliency calls on a shared model from interleaving.
-_PASS_LOCK = threading.RLock()
 
 #: A one-shot saliency call whose result would hold more than this many bytes warns first
 #: (:class:`~crossscale_ext.saliency.SaliencyMemoryWarning`); ``iter_saliency`` never does.
@@ -142,15 +142,16 @@ class CrossScaleNetExplainer(_ForecastingModelExplainer):
 
     def __init__(
         self,
-        model: CrossScaleNetModel,
+        model: ExplainedModel,
         background_series: SeriesArg = None,
         background_past_covariates: SeriesArg = None,
         background_future_covariates: SeriesArg = None,
     ) -> None:
-        from crossscale_ext.darts_model import CrossScaleNetModel
-
-        if not isinstance(model, CrossScaleNetModel):
-            raise ValueError(f"CrossScaleNetExplainer explains a CrossScaleNetModel; got {type(model).__name__}.")
+        if not isinstance(getattr(getattr(model, "model", None), "network", None), CrossScaleNet):
+            fitted = "" if type(model).__name__ != "CrossScaleNetModel" else " (this one is not fitted)"
+            raise ValueError(
+                f"CrossScaleNetExplainer explains a fitted CrossScaleNetModel; got {type(model).__name__}{fitted}."
+            )
         super().__init__(
             model,
             background_series=background_series,
@@ -349,7 +350,7 @@ def _single(series: SeriesArg) -> SeriesArg:
 
 
 def _inference_dataset(
-    model: CrossScaleNetModel,
+    model: ExplainedModel,
     series: list[TimeSeries],
     past_covariates: list[TimeSeries] | None,
     future_covariates: list[TimeSeries] | None,
@@ -387,7 +388,7 @@ def _inference_dataset(
     return dataset, np.diff(np.concatenate([[0], cum_lengths]))
 
 
-def _point_index(model: CrossScaleNetModel) -> int:
+def _point_index(model: ExplainedModel) -> int:
     """Which of the ``nr_params`` outputs is the point forecast: the median for quantiles, else the first (mean)."""
     if isinstance(model.likelihood, QuantileRegression):
         return int(np.argmin(np.abs(np.asarray(model.likelihood.quantiles) - 0.5)))
@@ -395,7 +396,7 @@ def _point_index(model: CrossScaleNetModel) -> int:
 
 
 def _explain_batch(
-    model: CrossScaleNetModel,
+    model: ExplainedModel,
     x_in: PLModuleInput,
     maps: tuple[str, ...],
     point: int,
@@ -448,7 +449,7 @@ def _check_positive(name: str, value: Any, allow_none: bool = False) -> None:
 class _SaliencyPass:
     """Everything a saliency pass needs, checked once: the data set of windows and what to keep of each."""
 
-    model: CrossScaleNetModel
+    model: ExplainedModel
     series: list[TimeSeries]
     dataset: Any
     counts: np.ndarray  # windows per series
@@ -468,7 +469,7 @@ class _SaliencyPass:
 
 
 def _prepare_pass(
-    model: CrossScaleNetModel,
+    model: ExplainedModel,
     series: SeriesArg,
     past_covariates: SeriesArg,
     future_covariates: SeriesArg,
@@ -620,7 +621,7 @@ def _compute_windows(plan: _SaliencyPass, series_index: int, first: int, n: int)
     def _tensor(t: torch.Tensor | None) -> torch.Tensor | None:
         return None if t is None else t.to(device=parameter.device, dtype=parameter.dtype)
 
-    with _PASS_LOCK:
+    with INFERENCE_LOCK:
         # eval mode on the network only: Darts shares its default loss module between models, and switching it
         # would make the next model's training warn that it starts with modules in eval mode
         network = module.network
@@ -673,7 +674,7 @@ def _compute_windows(plan: _SaliencyPass, series_index: int, first: int, n: int)
 
 
 def compute_saliency(
-    model: CrossScaleNetModel,
+    model: ExplainedModel,
     series: SeriesArg = None,
     past_covariates: SeriesArg = None,
     future_covariates: SeriesArg = None,
@@ -694,13 +695,13 @@ def compute_saliency(
         batch_size, gradients, maps, dtype, inputs, stacklevel=5,
     )
     _warn_if_large(plan, stacklevel=4)
-    with _PASS_LOCK:  # one call, one uninterrupted pass
+    with INFERENCE_LOCK:  # one call, one uninterrupted pass
         results = [_compute_windows(plan, i, 0, int(count)) for i, count in enumerate(plan.counts)]
     return results[0] if plan.single else results
 
 
 def iter_saliency(
-    model: CrossScaleNetModel,
+    model: ExplainedModel,
     series: SeriesArg = None,
     past_covariates: SeriesArg = None,
     future_covariates: SeriesArg = None,
@@ -740,7 +741,7 @@ def _chunks(plan: _SaliencyPass, windows_per_chunk: int) -> Iterator[SaliencyRes
             yield _compute_windows(plan, series_index, first, min(windows_per_chunk, count - first))
 
 
-def _window_indices(model: CrossScaleNetModel, ts: TimeSeries, pred_times: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+def _window_indices(model: ExplainedModel, ts: TimeSeries, pred_times: list[Any]) -> tuple[np.ndarray, np.ndarray]:
     """Time stamps ``(W, L)`` of the input windows and ``(W, H)`` of the forecasts that start at ``pred_times``.
 
     Read from the series' index extended past its end (one look-up per window, not one index built per
@@ -772,7 +773,7 @@ def _window_indices(model: CrossScaleNetModel, ts: TimeSeries, pred_times: list[
 
 
 def _input_component_names(
-    model: CrossScaleNetModel,
+    model: ExplainedModel,
     series: TimeSeries,
     past_covariates: Sequence[TimeSeries] | None,
     future_covariates: Sequence[TimeSeries] | None,
@@ -788,7 +789,7 @@ def _input_component_names(
 
 
 def explain(
-    model: CrossScaleNetModel,
+    model: ExplainedModel,
     series: SeriesArg = None,
     past_covariates: SeriesArg = None,
     future_covariates: SeriesArg = None,

@@ -96,13 +96,9 @@ def test_evaluate_windows_matches_brute_force(trainer_kwargs):
         evaluate_windows(model, series, horizon=7)
 
 
-def test_evaluate_windows_has_one_home_and_the_old_names_still_work():
+def test_data_sets_do_not_import_the_benchmarks():
     import crossscale_ext.datasets as datasets
-    import crossscale_ext.datasets.long_horizon as long_horizon
-    from crossscale_ext.benchmarks import harness
 
-    assert datasets.evaluate_windows is harness.evaluate_windows is long_horizon.evaluate_windows
-    assert datasets.ForecastScores is harness.ForecastScores
-    assert "evaluate_windows" in datasets.__all__ and "evaluate_windows" not in long_horizon.__all__
+    assert not hasattr(datasets, "evaluate_windows")  # scoring lives in crossscale_ext.benchmarks.harness
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
         datasets.nothing  # noqa: B018

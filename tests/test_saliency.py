@@ -349,7 +349,7 @@ def test_explainer_class_like_tft_explainer(fitted, trainer_kwargs):
         explainer.explain(horizons=[1])
     with pytest.raises(ValueError, match="plot_type must be"):
         explainer.plot_attention(result, plot_type="bars", show_plot=False)
-    with pytest.raises(ValueError, match="explains a CrossScaleNetModel"):
+    with pytest.raises(ValueError, match="explains a fitted CrossScaleNetModel; got NaiveSeasonal"):
         from darts.models import NaiveSeasonal
 
         CrossScaleNetExplainer(NaiveSeasonal().fit(series))

@@ -20,7 +20,7 @@ from support import noisy_sine, tiny_model
 
 from crossscale_ext import CrossScaleNetForecaster
 from crossscale_ext.darts_model import INFERENCE_LOCK
-from crossscale_ext.explainability import _PASS_LOCK
+from crossscale_ext import explainability
 
 N_THREADS, ROUNDS = 4, 3
 
@@ -56,7 +56,7 @@ def _run_concurrently(jobs: dict[str, Callable[[], np.ndarray]]) -> tuple[dict[s
 
 
 def test_the_lock_is_the_saliency_pass_lock():
-    assert INFERENCE_LOCK is _PASS_LOCK  # predict and saliency exclude each other
+    assert INFERENCE_LOCK is explainability.INFERENCE_LOCK  # predict and saliency exclude each other
     with INFERENCE_LOCK, INFERENCE_LOCK:  # re-entrant: predict inside historical_forecasts, sktime inside Darts
         pass
 

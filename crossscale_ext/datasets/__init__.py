@@ -6,13 +6,11 @@
 - :mod:`crossscale_ext.datasets.long_horizon`: ETTh1, ETTh2, ETTm1, ETTm2, Weather and Exchange under the
   standard long-term forecasting protocol.
 
-:func:`evaluate_windows` (score a model on every test window) and :class:`ForecastScores` live in
-:mod:`crossscale_ext.benchmarks.harness`; they are importable from here too, loaded on first use.
+Scoring a model on the windows of a split (``evaluate_windows``) is the benchmarks' job:
+:mod:`crossscale_ext.benchmarks.harness`.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from crossscale_ext.datasets.long_horizon import (
     DATA_DIR_ENV,
@@ -33,29 +31,13 @@ from crossscale_ext.datasets.synthetic import (
 __all__ = [
     "DATASETS",
     "DATA_DIR_ENV",
-    "ForecastScores",
     "LongHorizonData",
     "SYN_SPECS",
     "SyntheticDataset",
     "count_windows",
-    "evaluate_windows",
     "lag_copy_series",
     "load_long_horizon",
     "make_syn",
     "make_synthetic",
     "split_borders",
 ]
-
-def __getattr__(name: str) -> Any:
-    # the benchmark-harness names that moved out of this package stay importable (see long_horizon.__getattr__)
-    from crossscale_ext.datasets import long_horizon
-
-    if name in long_horizon.MOVED_TO_HARNESS:
-        value = getattr(long_horizon, name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))

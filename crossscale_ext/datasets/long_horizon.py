@@ -2,8 +2,7 @@
 
 Loaders for ETTh1, ETTh2, ETTm1, ETTm2, Weather and Exchange that follow the standard long-term forecasting
 protocol of the Informer / Autoformer / DLinear / iTransformer code bases. The exact evaluation over every test
-window, :func:`~crossscale_ext.benchmarks.harness.evaluate_windows`, lives with the benchmark harness in
-:mod:`crossscale_ext.benchmarks.harness` (``crossscale_ext.datasets.evaluate_windows`` still finds it).
+window, :func:`~crossscale_ext.benchmarks.harness.evaluate_windows`, lives with the benchmark harness.
 
 The protocol, for a lookback (input length) ``L``:
 
@@ -47,17 +46,6 @@ __all__ = [
     "load_long_horizon",
     "load_many",
 ]
-
-#: names that moved to :mod:`crossscale_ext.benchmarks.harness`, still importable from here
-MOVED_TO_HARNESS = ("ForecastScores", "evaluate_windows")
-
-
-def __getattr__(name: str) -> Any:
-    if name in MOVED_TO_HARNESS:
-        from crossscale_ext.benchmarks import harness
-
-        return getattr(harness, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 #: Environment variable naming the folder with the benchmark CSV files.
 DATA_DIR_ENV = "CROSSSCALE_DATA_DIR"
