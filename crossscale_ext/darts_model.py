@@ -35,6 +35,7 @@ from crossscale_ext.checkpointing import EpochSeedCallback
 from crossscale_ext.config import ArchitectureConfig, fill_parameter_docs
 from crossscale_ext.explainability import (
     CrossScaleNetExplainabilityResult,
+    SaliencyRequest,
     compute_saliency,
     explain,
     iter_saliency,
@@ -750,11 +751,11 @@ class CrossScaleNetModel(MixedCovariatesTorchModel):
         A call whose result would exceed 1 GiB warns first (:class:`~crossscale_ext.saliency.SaliencyMemoryWarning`,
         with the size and these options). Measured figures: ``docs/benchmarks/memory.md``.
         """
-        return compute_saliency(
-            self, series, past_covariates, future_covariates, windows=windows, start=start,
-            start_format=start_format, stride=stride, overlap_end=overlap_end, batch_size=batch_size,
-            gradients=gradients, maps=maps, dtype=dtype, inputs=inputs,
+        request = SaliencyRequest(
+            windows=windows, start=start, start_format=start_format, stride=stride, overlap_end=overlap_end,
+            batch_size=batch_size, gradients=gradients, maps=maps, dtype=dtype, inputs=inputs,
         )
+        return compute_saliency(self, series, past_covariates, future_covariates, request)
 
     def iter_saliency(
         self,
@@ -813,11 +814,11 @@ class CrossScaleNetModel(MixedCovariatesTorchModel):
         >>> for chunk in model.iter_saliency(series, maps="gradient", windows_per_chunk=5000):  # doctest: +SKIP
         ...     total += chunk.temporal_map("gradient").sum(axis=0)
         """
-        return iter_saliency(
-            self, series, past_covariates, future_covariates, windows=windows, start=start,
-            start_format=start_format, stride=stride, overlap_end=overlap_end, batch_size=batch_size,
-            gradients=gradients, maps=maps, dtype=dtype, inputs=inputs, windows_per_chunk=windows_per_chunk,
+        request = SaliencyRequest(
+            windows=windows, start=start, start_format=start_format, stride=stride, overlap_end=overlap_end,
+            batch_size=batch_size, gradients=gradients, maps=maps, dtype=dtype, inputs=inputs,
         )
+        return iter_saliency(self, series, past_covariates, future_covariates, request, windows_per_chunk)
 
     def explain(
         self,

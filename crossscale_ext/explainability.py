@@ -58,6 +58,7 @@ ExplainedModel = MixedCovariatesTorchModel
 __all__ = [
     "CrossScaleNetExplainabilityResult",
     "CrossScaleNetExplainer",
+    "SaliencyRequest",
     "compute_saliency",
     "iter_saliency",
     "explain",
@@ -445,6 +446,55 @@ def _check_positive(name: str, value: Any, allow_none: bool = False) -> None:
         raise ValueError(f"{name} must be a positive integer{extra}; got {value!r}.")
 
 
+@dataclass(frozen=True)
+class SaliencyRequest:
+    """What a saliency call asks for, checked once: which windows, which maps, how they are stored.
+
+    Every entry point (``CrossScaleNetModel.saliency`` / ``iter_saliency``, ``explain``, the sktime forecaster
+    through them) builds one and passes it down. The fields are the keyword arguments of
+    :meth:`CrossScaleNetModel.saliency <crossscale_ext.darts_model.CrossScaleNetModel.saliency>`, which
+    documents them. After construction ``windows`` is ``"all"`` whenever ``start``, ``stride`` or
+    ``overlap_end`` select windows, ``maps`` is the checked tuple of map names and ``inputs`` a bool.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For a value the field does not accept, naming the fix.
+    """
+
+    windows: Literal["last", "all"] = "last"
+    start: Any = None
+    start_format: Literal["position", "value"] = "value"
+    stride: int = 1
+    overlap_end: bool = False
+    batch_size: int | None = None
+    gradients: bool = True
+    maps: str | Sequence[str] | None = None
+    dtype: Any = "float32"
+    inputs: bool | None = None
+
+    def __post_init__(self) -> None:
+        if self.windows not in ("last", "all"):
+            raise ValueError(f"windows must be 'last' or 'all'; got {self.windows!r}.")
+        _check_positive("stride", self.stride)
+        _check_positive("batch_size", self.batch_size, allow_none=True)
+        if not isinstance(self.gradients, bool):
+            raise ValueError(f"gradients must be True or False; got {self.gradients!r}.")
+        if self.inputs is not None and not isinstance(self.inputs, bool):
+            raise ValueError(
+                f"inputs must be None, True or False (whether to keep the input windows); got {self.inputs!r}."
+            )
+        windows = "all" if self.start is not None or self.stride != 1 or self.overlap_end else self.windows
+        resolved = {
+            "windows": windows,
+            "dtype": check_storage_dtype(self.dtype),
+            "maps": check_maps(self.maps, self.gradients, windows),
+            "inputs": windows == "last" if self.inputs is None else self.inputs,
+        }
+        for name, value in resolved.items():
+            object.__setattr__(self, name, value)
+
+
 @dataclass
 class _SaliencyPass:
     """Everything a saliency pass needs, checked once: the data set of windows and what to keep of each."""
@@ -473,33 +523,12 @@ def _prepare_pass(
     series: SeriesArg,
     past_covariates: SeriesArg,
     future_covariates: SeriesArg,
-    windows: Literal["last", "all"],
-    start: Any,
-    start_format: Literal["position", "value"],
-    stride: int,
-    overlap_end: bool,
-    batch_size: int | None,
-    gradients: bool,
-    maps: str | Sequence[str] | None,
-    dtype: Any,
-    inputs: bool | None,
+    request: SaliencyRequest,
     stacklevel: int,
 ) -> _SaliencyPass:
-    """Check a saliency request and build its data set of windows (no window is computed yet)."""
+    """Build the data set of windows of a checked request (no window is computed yet)."""
     model._require_fitted("saliency()")
-    if windows not in ("last", "all"):
-        raise ValueError(f"windows must be 'last' or 'all'; got {windows!r}.")
-    _check_positive("stride", stride)
-    _check_positive("batch_size", batch_size, allow_none=True)
-    if not isinstance(gradients, bool):
-        raise ValueError(f"gradients must be True or False; got {gradients!r}.")
-    if inputs is not None and not isinstance(inputs, bool):
-        raise ValueError(f"inputs must be None, True or False (whether to keep the input windows); got {inputs!r}.")
-    dtype = check_storage_dtype(dtype)
-    if start is not None or stride != 1 or overlap_end:
-        windows = "all"
-    maps = check_maps(maps, gradients, windows)
-    inputs = windows == "last" if inputs is None else inputs
+    windows = request.windows
     if series is None:
         if model.training_series is None:
             raise ValueError(
@@ -519,7 +548,8 @@ def _prepare_pass(
     informative = warn_if_uninformative(model.output_chunk_length, model.n_patches, stacklevel=stacklevel)
 
     dataset, counts = _inference_dataset(
-        model, series, past_covariates, future_covariates, windows, start, start_format, stride, overlap_end
+        model, series, past_covariates, future_covariates, windows, request.start, request.start_format,
+        request.stride, request.overlap_end,
     )
     model._validate_predict_ds_output(train_sample=model.train_sample, inference_sample=dataset[0])
     if int(counts.sum()) != len(dataset):  # the bookkeeping that guarantees no window is dropped
@@ -531,10 +561,10 @@ def _prepare_pass(
         series=series,
         dataset=dataset,
         counts=counts,
-        maps=maps,
-        dtype=dtype,
-        keep_inputs=inputs,
-        batch_size=batch_size or model.batch_size,
+        maps=request.maps,
+        dtype=request.dtype,
+        keep_inputs=request.inputs,
+        batch_size=request.batch_size or model.batch_size,
         point=_point_index(model),
         informative=informative,
         component_names=_input_component_names(model, series[0], past_covariates, future_covariates),
@@ -678,22 +708,10 @@ def compute_saliency(
     series: SeriesArg = None,
     past_covariates: SeriesArg = None,
     future_covariates: SeriesArg = None,
-    windows: Literal["last", "all"] = "last",
-    start: Any = None,
-    start_format: Literal["position", "value"] = "value",
-    stride: int = 1,
-    overlap_end: bool = False,
-    batch_size: int | None = None,
-    gradients: bool = True,
-    maps: str | Sequence[str] | None = None,
-    dtype: Any = "float32",
-    inputs: bool | None = None,
+    request: SaliencyRequest | None = None,
 ) -> SaliencyResult | list[SaliencyResult]:
     """Saliency of a fitted model's forecasts over the requested windows; see :meth:`CrossScaleNetModel.saliency`."""
-    plan = _prepare_pass(
-        model, series, past_covariates, future_covariates, windows, start, start_format, stride, overlap_end,
-        batch_size, gradients, maps, dtype, inputs, stacklevel=5,
-    )
+    plan = _prepare_pass(model, series, past_covariates, future_covariates, request or SaliencyRequest(), stacklevel=5)
     _warn_if_large(plan, stacklevel=4)
     with INFERENCE_LOCK:  # one call, one uninterrupted pass
         results = [_compute_windows(plan, i, 0, int(count)) for i, count in enumerate(plan.counts)]
@@ -705,16 +723,7 @@ def iter_saliency(
     series: SeriesArg = None,
     past_covariates: SeriesArg = None,
     future_covariates: SeriesArg = None,
-    windows: Literal["last", "all"] = "all",
-    start: Any = None,
-    start_format: Literal["position", "value"] = "value",
-    stride: int = 1,
-    overlap_end: bool = False,
-    batch_size: int | None = None,
-    gradients: bool = True,
-    maps: str | Sequence[str] | None = None,
-    dtype: Any = "float32",
-    inputs: bool | None = None,
+    request: SaliencyRequest | None = None,
     windows_per_chunk: int = 10_000,
 ) -> Iterator[SaliencyResult]:
     """The saliency in chunks of windows; see :meth:`CrossScaleNetModel.iter_saliency`.
@@ -723,10 +732,8 @@ def iter_saliency(
     iterator reaches it.
     """
     _check_positive("windows_per_chunk", windows_per_chunk)
-    plan = _prepare_pass(
-        model, series, past_covariates, future_covariates, windows, start, start_format, stride, overlap_end,
-        batch_size, gradients, maps, dtype, inputs, stacklevel=5,
-    )
+    request = request or SaliencyRequest(windows="all")
+    plan = _prepare_pass(model, series, past_covariates, future_covariates, request, stacklevel=5)
     return _chunks(plan, int(windows_per_chunk))
 
 
@@ -796,7 +803,8 @@ def explain(
     gradients: bool = True,
 ) -> CrossScaleNetExplainabilityResult:
     """The next forecast of each series explained as a Darts result; see :meth:`CrossScaleNetModel.explain`."""
-    results = compute_saliency(model, series, past_covariates, future_covariates, windows="last", gradients=gradients)
+    request = SaliencyRequest(windows="last", gradients=gradients)
+    results = compute_saliency(model, series, past_covariates, future_covariates, request)
     single = isinstance(results, SaliencyResult)
     cell_map = RECOMMENDED_MAP if gradients else "per_component"
     explanations = []

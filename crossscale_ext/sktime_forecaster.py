@@ -383,6 +383,7 @@ class CrossScaleNetForecaster(BaseForecaster):
         # copies: sktime may hand over the caller's own frame, which the caller may change later
         self._cur_y, self._cur_X = y.copy(), (None if X is None else X.copy())
         self.darts_model_ = self._train(instances)
+        self._summary = None  # get_fitted_params' saliency summary of this fitted state, computed on first request
         return self
 
     def _update(self, y: pd.DataFrame, X: pd.DataFrame | None = None, update_params: bool = True):
@@ -392,6 +393,7 @@ class CrossScaleNetForecaster(BaseForecaster):
         if update_params:
             self.darts_model_ = self._train(instances, None if self.update_epochs == 0 else self.darts_model_)
         self._cur_y, self._cur_X = all_y, all_X
+        self._summary = None
         return self
 
     def _check_fh(self, fh, pred_int: bool = False):
@@ -553,7 +555,8 @@ default="gradient"
         """Get fitted parameters: the Darts model and saliency summaries.
 
         The summaries average the saliency over the input windows of the data seen so far (at most 512 evenly
-        spaced windows per series).
+        spaced windows per series). They are computed once per fitted state, at the first call after ``fit`` or
+        ``update`` (one saliency pass over those windows); later calls reuse them.
 
         Returns
         -------
@@ -566,14 +569,12 @@ default="gradient"
             component's share of the per-component attention map and of the gradient map (each sums to 1);
             ``n_saliency_windows``: the number of windows averaged.
         """
-        stride = adapter.summary_stride(self._seen_instances(), self.input_chunk_length)
-        results = [
-            result
-            for _, _, result in self._saliency_results("all", gradients=True, stride=stride, maps=adapter.SUMMARY_MAPS)
-        ]
         components = self._adapter.input_components
-        summary = adapter.saliency_summary(results, components, self.input_chunk_length)
-        return {"darts_model": self.darts_model_, "input_components": components, **summary}
+        if getattr(self, "_summary", None) is None:
+            stride = adapter.summary_stride(self._seen_instances(), self.input_chunk_length)
+            results = self._saliency_results("all", gradients=True, stride=stride, maps=adapter.SUMMARY_MAPS)
+            self._summary = adapter.saliency_summary([r for _, _, r in results], components, self.input_chunk_length)
+        return {"darts_model": self.darts_model_, "input_components": components, **self._summary}
 
     # ------------------------------------------------------------------ persistence
     def __getstate__(self) -> dict:
@@ -694,35 +695,40 @@ def _fitted_crossscale_forecasters(estimator: Any) -> list[tuple[str, CrossScale
     """Every fitted :class:`CrossScaleNetForecaster` reachable from ``estimator``, with its attribute path.
 
     Walks the estimator's attributes (pipeline steps, a tuner's best forecaster, vectorized forecasters held
-    in a DataFrame, ...), fitted ones (names ending in ``_``) included; each object is visited once.
+    in a DataFrame, ...); each object is visited once. When some are reached through fitted attributes (names
+    ending in ``_``, such as a pipeline's ``steps_``), only those count: a forecaster the user fitted alone and
+    then passed to a pipeline as a parameter is not the one the pipeline forecasts with.
     """
-    found: list[tuple[str, CrossScaleNetForecaster]] = []
+    found: list[tuple[str, CrossScaleNetForecaster, bool]] = []
     seen: set[int] = set()
 
-    def visit(obj: Any, path: str) -> None:
+    def visit(obj: Any, path: str, via_fitted: bool) -> None:
         if id(obj) in seen:
             return
         seen.add(id(obj))
         if isinstance(obj, CrossScaleNetForecaster):
             if obj.is_fitted:
-                found.append((path, obj))
+                found.append((path, obj, via_fitted))
             return
         if isinstance(obj, list | tuple):
             for i, item in enumerate(obj):
-                visit(item, f"{path}[{i}]")
+                visit(item, f"{path}[{i}]", via_fitted)
         elif isinstance(obj, dict):
             for key, item in obj.items():
-                visit(item, f"{path}[{key!r}]")
+                visit(item, f"{path}[{key!r}]", via_fitted)
         elif isinstance(obj, pd.DataFrame) and obj.dtypes.eq(object).all():
             for (row, column), item in obj.stack().items():
-                visit(item, f"{path}.loc[{row!r}, {column!r}]")
+                visit(item, f"{path}.loc[{row!r}, {column!r}]", via_fitted)
         elif hasattr(obj, "get_params") and hasattr(obj, "__dict__"):
-            for name, item in vars(obj).items():
-                if not name.startswith("__"):
-                    visit(item, f"{path}.{name}")
+            names = [name for name in vars(obj) if not name.startswith("__")]
+            fitted = [name for name in names if name.endswith("_") and not name.startswith("_")]
+            for name in fitted + [name for name in names if name not in fitted]:  # fitted attributes first
+                visit(vars(obj)[name], f"{path}.{name}", via_fitted or name in fitted)
 
-    visit(estimator, "estimator")
-    return found
+    visit(estimator, "estimator", False)
+    if any(via_fitted for _, _, via_fitted in found):
+        found = [entry for entry in found if entry[2]]
+    return [(path, forecaster) for path, forecaster, _ in found]
 
 
 def find_crossscale_forecaster(estimator: Any) -> CrossScaleNetForecaster:

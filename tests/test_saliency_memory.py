@@ -233,10 +233,8 @@ def test_batches_never_exceed_the_batch_size_and_no_window_is_dropped(fitted, mo
                                      {"maps": "raw_attention", "dtype": "float64"}])
 def test_the_size_estimate_is_the_results_size(fitted, options):
     model, series, past = fitted
-    plan = explainability._prepare_pass(
-        model, series, past, None, "all", None, "value", 1, False, None, True, options.get("maps"),
-        options.get("dtype", "float32"), options.get("inputs"), stacklevel=2,
-    )
+    request = explainability.SaliencyRequest(windows="all", **options)
+    plan = explainability._prepare_pass(model, series, past, None, request, stacklevel=2)
     result = model.saliency(series, past_covariates=past, windows="all", **options)
     assert explainability._result_bytes(plan, result.n_windows) == result_nbytes(result)
 

@@ -382,6 +382,14 @@ def test_saliency_in_fitted_params(trainer_kwargs):
     assert_float32_close(importance.to_numpy(), gradient.sum(axis=0) / gradient.sum())
     assert set(params) >= {"darts_model", "input_components", "saliency_per_step", "saliency_paper",
                            "saliency_per_component", "component_importance", "n_saliency_windows"}
+    # computed once per fitted state: a second call runs no saliency pass; update() starts a new state
+    calls = []
+    fitted._saliency_results = lambda *args, **kwargs: calls.append(args) or []
+    assert fitted.get_fitted_params()["gradient_importance"] is params["gradient_importance"] and calls == []
+    fitted.update(y.iloc[-5:], X=X.iloc[-5:], update_params=False)
+    with pytest.raises(ValueError):  # the stub returns no result, so the summary is recomputed (and fails)
+        fitted.get_fitted_params()
+    assert len(calls) == 1
 
 
 def test_saliency_needs_fit_and_valid_arguments(trainer_kwargs):
@@ -464,6 +472,10 @@ def test_pipeline_saliency_finds_the_forecaster_or_says_why(trainer_kwargs):
     found = find_crossscale_forecaster(nested)
     assert found.is_fitted and list(pipeline_saliency(nested).columns) == ["a", "x"]
     assert find_crossscale_forecaster(found) is found
+    # a forecaster fitted alone and then given to a pipeline: the pipeline's own fitted copy is the one found
+    alone = forecaster(trainer_kwargs).fit(y)
+    pipe = TransformedTargetForecaster([("sqrt", ExponentTransformer(0.5)), ("net", alone)]).fit(y, fh=[1, 2])
+    assert find_crossscale_forecaster(pipe) is pipe.forecaster_ and pipe.forecaster_ is not alone
     unfitted = TransformedTargetForecaster([("sqrt", ExponentTransformer(0.5)), ("net", forecaster(trainer_kwargs))])
     with pytest.raises(ValueError, match="holds no fitted CrossScaleNetForecaster: fit it first"):
         pipeline_saliency(unfitted)

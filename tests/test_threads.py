@@ -18,9 +18,8 @@ import pytest
 from darts.utils.likelihood_models.torch import QuantileRegression
 from support import noisy_sine, tiny_model
 
-from crossscale_ext import CrossScaleNetForecaster
+from crossscale_ext import CrossScaleNetForecaster, explainability
 from crossscale_ext.darts_model import INFERENCE_LOCK
-from crossscale_ext import explainability
 
 N_THREADS, ROUNDS = 4, 3
 
