@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from sktime.forecasting.base import ForecastingHorizon
 
-from crossscale_ext.config import ArchitectureConfig
+from crossscale_ext.config import ArchitectureConfig, check_int
 from crossscale_ext.maps import (
     ATTENTION_MAP_NAMES,
     CELL_MAPS,
@@ -275,13 +275,10 @@ def check_training_params(**params: Any) -> None:
         Naming the parameter.
     """
     for name, value in params.items():
-        low = 0 if name == "update_epochs" else 1
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-            if name == "update_epochs":
-                raise ValueError(
-                    f"update_epochs must be a non-negative integer (0 refits from scratch on update); got {value!r}."
-                )
-            raise ValueError(f"{name} must be a positive integer; got {value!r}.")
+        if name == "update_epochs":
+            check_int("update_epochs (0 refits from scratch on update)", value, low=0)
+        else:
+            check_int(name, value)
 
 
 def build_darts_model(params: dict[str, Any]) -> CrossScaleNetModel:

@@ -8,7 +8,7 @@ constructor parameters (Darts records them to save and load models, sktime's est
 them) and build an ``ArchitectureConfig`` from them, so every range check and every error message lives
 here; their docstrings are filled from :func:`parameter_docs`, so the parameters are documented once too.
 
-This module imports neither Darts nor sktime nor torch.
+This module imports neither Darts nor sktime nor torch (numpy only).
 """
 
 from __future__ import annotations
@@ -17,7 +17,16 @@ import re
 from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from typing import Any, Literal, get_args
 
-__all__ = ["ArchitectureConfig", "REFERENCE_ARCHITECTURE", "fill_parameter_docs", "parameter_docs"]
+import numpy as np
+
+__all__ = [
+    "ArchitectureConfig",
+    "REFERENCE_ARCHITECTURE",
+    "InvalidIntegerError",
+    "check_int",
+    "fill_parameter_docs",
+    "parameter_docs",
+]
 
 #: The reference implementation's moving-average kernel, the default for windows of 26 steps or more.
 REFERENCE_MOVING_AVG_KERNEL = 25
@@ -31,9 +40,31 @@ def _doc(text: str) -> Any:
     return {"doc": " ".join(text.split())}
 
 
-def _check_int(name: str, value: object, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}; got {value!r}.")
+class InvalidIntegerError(TypeError, ValueError):
+    """An argument that must be a whole number is not one (a float, a bool, a string, ...)."""
+
+
+def check_int(name: str, value: Any, low: int = 1, allow_none: bool = False) -> int | None:
+    """``value`` as an ``int`` if it is an integer (numpy integers too, not bools) of at least ``low``.
+
+    The package's one check of integer arguments. ``None`` passes through when ``allow_none``.
+
+    Raises
+    ------
+    InvalidIntegerError
+        (a ``TypeError`` and a ``ValueError``) when ``value`` is not an integer.
+    ValueError
+        When it is below ``low``.
+    """
+    if allow_none and value is None:
+        return None
+    wanted = "a positive integer" if low == 1 else f"an integer >= {low}"
+    message = f"{name} must be {wanted}{' or None' if allow_none else ''}; got {value!r}."
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise InvalidIntegerError(message)
+    if value < low:
+        raise ValueError(message)
+    return int(value)
 
 
 @dataclass(frozen=True)
@@ -127,11 +158,11 @@ class ArchitectureConfig:
     )
 
     def __post_init__(self) -> None:
-        _check_int("n_scales", self.n_scales, 2)
-        _check_int("base_patch_length", self.base_patch_length, 1)
+        check_int("n_scales", self.n_scales, 2)
+        check_int("base_patch_length", self.base_patch_length, 1)
         if self.moving_avg_kernel is not None:
-            _check_int("moving_avg_kernel", self.moving_avg_kernel, 1)
-        _check_int("d_model", self.d_model, 1)
+            check_int("moving_avg_kernel", self.moving_avg_kernel, 1)
+        check_int("d_model", self.d_model, 1)
         for name in ("channel_mixing", "instance_norm"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be True or False; got {getattr(self, name)!r}.")
@@ -178,8 +209,8 @@ class ArchitectureConfig:
         ValueError
             Naming the fix, e.g. the nearest valid ``input_chunk_length``.
         """
-        _check_int("input_chunk_length", input_length, 1)
-        _check_int("output_chunk_length", output_length, 1)
+        check_int("input_chunk_length", input_length, 1)
+        check_int("output_chunk_length", output_length, 1)
         factor = 2 ** (self.n_scales - 1)
         if input_length % factor:
             valid = max(factor, round(input_length / factor) * factor)

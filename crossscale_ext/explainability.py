@@ -35,6 +35,7 @@ from darts.utils.timeseries_generation import generate_index
 from darts.utils.ts_utils import series2seq
 
 from crossscale_ext._darts_module import INFERENCE_LOCK
+from crossscale_ext.config import check_int
 from crossscale_ext.network import CrossScaleNet
 from crossscale_ext.saliency import (
     GRADIENT_MAP_NAMES,
@@ -438,14 +439,6 @@ def _explain_batch(
     )
 
 
-def _check_positive(name: str, value: Any, allow_none: bool = False) -> None:
-    if allow_none and value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        extra = " or None" if allow_none else ""
-        raise ValueError(f"{name} must be a positive integer{extra}; got {value!r}.")
-
-
 @dataclass(frozen=True)
 class SaliencyRequest:
     """What a saliency call asks for, checked once: which windows, which maps, how they are stored.
@@ -476,8 +469,8 @@ class SaliencyRequest:
     def __post_init__(self) -> None:
         if self.windows not in ("last", "all"):
             raise ValueError(f"windows must be 'last' or 'all'; got {self.windows!r}.")
-        _check_positive("stride", self.stride)
-        _check_positive("batch_size", self.batch_size, allow_none=True)
+        check_int("stride", self.stride)
+        check_int("batch_size", self.batch_size, allow_none=True)
         if not isinstance(self.gradients, bool):
             raise ValueError(f"gradients must be True or False; got {self.gradients!r}.")
         if self.inputs is not None and not isinstance(self.inputs, bool):
@@ -731,7 +724,7 @@ def iter_saliency(
     The request is checked (and the data set built) when this is called; each chunk is computed when the
     iterator reaches it.
     """
-    _check_positive("windows_per_chunk", windows_per_chunk)
+    check_int("windows_per_chunk", windows_per_chunk)
     request = request or SaliencyRequest(windows="all")
     plan = _prepare_pass(model, series, past_covariates, future_covariates, request, stacklevel=5)
     return _chunks(plan, int(windows_per_chunk))

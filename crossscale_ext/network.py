@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from crossscale_ext import _fork  # noqa: F401  (forked children run torch on one thread)
-from crossscale_ext.config import ArchitectureConfig, NormCenter, _check_int
+from crossscale_ext.config import ArchitectureConfig, NormCenter, check_int
 
 __all__ = [
     "CrossScaleNet",
@@ -386,7 +386,7 @@ class CrossScaleNet(nn.Module):
             ("n_static_covariates", n_static_covariates, 0),
             ("nr_params", nr_params, 1),
         ):
-            _check_int(name, value, low)
+            check_int(name, value, low)
         if n_targets > n_channels:
             raise ValueError(f"n_targets={n_targets} exceeds n_channels={n_channels}; use n_targets <= n_channels.")
         n_scales, base_patch_length, d_model = config.n_scales, config.base_patch_length, config.d_model

@@ -18,7 +18,7 @@ from sktime.forecasting.base import BaseForecaster, ForecastingHorizon
 
 from crossscale_ext import _sktime_adapter as adapter
 from crossscale_ext._lightning import quiet_lightning
-from crossscale_ext.config import ArchitectureConfig, fill_parameter_docs
+from crossscale_ext.config import ArchitectureConfig, check_int, fill_parameter_docs
 from crossscale_ext.maps import RECOMMENDED_MAP
 
 __all__ = ["CrossScaleNetForecaster", "find_crossscale_forecaster", "pipeline_saliency"]
@@ -543,8 +543,7 @@ default="gradient"
         """
         self.check_is_fitted()
         needs_gradients = adapter.saliency_needs_gradients("all", kind, gradients)
-        if isinstance(windows_per_chunk, bool) or not isinstance(windows_per_chunk, int) or windows_per_chunk < 1:
-            raise ValueError(f"windows_per_chunk must be a positive integer; got {windows_per_chunk!r}.")
+        check_int("windows_per_chunk", windows_per_chunk)
         chunks = self._adapter.iter_saliency_results(
             self.darts_model_, self._seen_instances(), needs_gradients, adapter.saliency_maps(kind, needs_gradients),
             windows_per_chunk, self._quiet,

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from crossscale_ext.config import check_int
+
 __all__ = [
     "RECIPES",
     "RECOMMENDED_LEARNING_RATE",
@@ -55,8 +57,7 @@ def recommended_learning_rate(horizon: int | None = None) -> float:
     >>> recommended_learning_rate(96), recommended_learning_rate(336)
     (0.001, 0.0001)
     """
-    if horizon is not None and (isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 1):
-        raise ValueError(f"horizon must be a positive integer (the output_chunk_length) or None; got {horizon!r}.")
+    check_int("horizon", horizon, allow_none=True)
     if horizon is not None and horizon > RECOMMENDED_MAX_HORIZON:
         return REFERENCE_LEARNING_RATE
     return RECOMMENDED_LEARNING_RATE
@@ -164,11 +165,7 @@ def training_recipe(
     rate = recommended_learning_rate(horizon) if recipe == "recommended" else REFERENCE_LEARNING_RATE
     kwargs = {**reference_schedule_kwargs(rate), "n_epochs": 20, "batch_size": 32}
     if early_stopping_patience is not None:
-        if (isinstance(early_stopping_patience, bool) or not isinstance(early_stopping_patience, int)
-                or early_stopping_patience < 1):
-            raise ValueError(
-                f"early_stopping_patience must be a positive integer or None; got {early_stopping_patience!r}."
-            )
+        check_int("early_stopping_patience", early_stopping_patience, allow_none=True)
         from pytorch_lightning.callbacks import EarlyStopping
 
         stopper = EarlyStopping(monitor="val_loss", patience=early_stopping_patience, mode="min")

@@ -23,7 +23,7 @@ def test_defaults_and_reference_layout():
         ({"base_patch_length": 12}, r"base_patch_length=12 must be a multiple of 2\*\*\(n_scales-1\)=8"),
         ({"moving_avg_kernel": 24}, r"must be odd.*use 25"),
         ({"dropout": 1.0}, r"dropout must be a float in \[0, 1\)"),
-        ({"d_model": True}, r"d_model must be an integer"),
+        ({"d_model": True}, r"d_model must be a positive integer"),
         ({"channel_mixing": "yes"}, r"channel_mixing must be True or False"),
         ({"covariate_path": "dense"}, r"covariate_path must be 'none'"),
         ({"scale_fusion": "mean"}, r"scale_fusion must be 'linear' \(the reference layer\) or 'sum'"),
@@ -43,7 +43,7 @@ def test_validate_against_a_window():
         config.validate(100, 24)
     with pytest.raises(ValueError, match="fewer than two patches"):
         config.validate(24, 4)
-    with pytest.raises(ValueError, match="output_chunk_length must be an integer >= 1"):
+    with pytest.raises(ValueError, match="output_chunk_length must be a positive integer"):
         config.validate(96, 0)
 
 

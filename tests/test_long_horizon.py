@@ -73,7 +73,7 @@ def test_clear_errors(tmp_path, monkeypatch):
         load_long_horizon("ETTh1")
     with pytest.raises(ValueError, match="at least 14400 rows"):
         split_borders("ETTh1", 1000)
-    with pytest.raises(TypeError, match="horizon must be an int"):
+    with pytest.raises(TypeError, match="horizon must be a positive integer"):
         count_windows(100, 10, 2.5)
     assert set(DATASETS) == {"ETTh1", "ETTh2", "ETTm1", "ETTm2", "Weather", "Exchange"}
 

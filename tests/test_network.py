@@ -140,7 +140,7 @@ def test_building_blocks():
         ({"n_scales": 1}, r"n_scales must be an integer >= 2"),
         ({"dropout": 1.5}, r"dropout must be a float in \[0, 1\)"),
         ({"n_targets": 9}, r"n_targets=9 exceeds n_channels=3"),
-        ({"d_model": 0}, r"d_model must be an integer >= 1"),
+        ({"d_model": 0}, r"d_model must be a positive integer"),
     ],
 )
 def test_invalid_configuration_raises_with_a_fix(kwargs, message):

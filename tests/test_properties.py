@@ -762,9 +762,9 @@ def test_explanation_is_strict():
     from crossscale_ext._sktime_adapter import quantile_levels
 
     assert explanation(raised(lambda: quantile_levels([0.1, 0.9]))) == "ours"  # names the fix ("Use e.g. ...")
-    from crossscale_ext.config import _check_int
+    from crossscale_ext.config import check_int
 
-    assert explanation(raised(lambda: _check_int("n_channels", 0, 1))) is None  # ours, but names no fix
+    assert explanation(raised(lambda: check_int("n_channels", 0, 1))) is None  # ours, but names no fix
     darts_error = raised(lambda: TimeSeries.from_times_and_values(pd.DatetimeIndex(["2024-01-01", "2024-01-03",
                                                                                     "2024-01-04"]), np.zeros(3)))
     assert isinstance(darts_error, ValueError) and explanation(darts_error) is None  # a Darts check not listed

@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from crossscale_ext.datasets.long_horizon import _check_positive_int, count_windows
+from crossscale_ext.config import check_int
+from crossscale_ext.datasets.long_horizon import count_windows
 
 if TYPE_CHECKING:  # pragma: no cover
     from darts import TimeSeries
@@ -194,7 +195,7 @@ def evaluate_windows(
     ValueError
         When the series is too short for one window, or the model's output chunk is shorter than ``horizon``.
     """
-    horizon = _check_positive_int(horizon, "horizon")
+    horizon = check_int("horizon", horizon)
     input_length = int(model.input_chunk_length)
     if int(model.output_chunk_length) < horizon:
         raise ValueError(
@@ -206,7 +207,7 @@ def evaluate_windows(
         raise ValueError(
             f"The series has {len(series)} rows, too few for one window of {input_length} inputs + {horizon} steps."
         )
-    windows_per_chunk = _check_positive_int(windows_per_chunk, "windows_per_chunk")
+    windows_per_chunk = check_int("windows_per_chunk", windows_per_chunk)
     actual = series.values(copy=False)
     squared_sum = 0.0
     absolute_sum = 0.0

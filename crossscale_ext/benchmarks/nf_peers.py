@@ -85,7 +85,8 @@ from typing import Any
 
 import numpy as np
 
-from crossscale_ext.datasets.long_horizon import _check_positive_int, count_windows
+from crossscale_ext.config import check_int
+from crossscale_ext.datasets.long_horizon import count_windows
 
 __all__ = [
     "NF_MODELS",
@@ -241,8 +242,8 @@ class _EpochLambda:
 
 def steps_per_epoch(n_train_windows: int, batch_size: int) -> int:
     """Optimiser steps in one epoch: ``ceil(n_train_windows / batch_size)`` (a paper loader's batches)."""
-    n_train_windows = _check_positive_int(n_train_windows, "n_train_windows")
-    batch_size = _check_positive_int(batch_size, "batch_size")
+    n_train_windows = check_int("n_train_windows", n_train_windows)
+    batch_size = check_int("batch_size", batch_size)
     return math.ceil(n_train_windows / batch_size)
 
 
@@ -281,7 +282,7 @@ def predict_windows(model: Any, inputs: np.ndarray, batch_size: int = 256) -> np
     """
     import torch
 
-    batch_size = _check_positive_int(batch_size, "batch_size")
+    batch_size = check_int("batch_size", batch_size)
     inputs = np.asarray(inputs, dtype=np.float32)
     if inputs.ndim != 3:
         raise ValueError(f"inputs must be (windows, input_length, channels); got shape {inputs.shape}.")
@@ -377,10 +378,10 @@ def build_nf_model(
         For an unknown model or a non-positive count.
     """
     _check_model(model_name)
-    horizon = _check_positive_int(horizon, "horizon")
-    n_series = _check_positive_int(n_series, "n_series")
-    epochs = _check_positive_int(epochs, "epochs")
-    patience = _check_positive_int(patience, "patience")
+    horizon = check_int("horizon", horizon)
+    n_series = check_int("n_series", n_series)
+    epochs = check_int("epochs", epochs)
+    patience = check_int("patience", patience)
     if lr_gamma is not None and not 0 < lr_gamma <= 1:
         raise ValueError(f"lr_gamma must be in (0, 1] or None (the paper's schedule); got {lr_gamma}.")
     try:
@@ -511,7 +512,7 @@ def run_neuralforecast_peer(
     from crossscale_ext.benchmarks.harness import PeakMemory
 
     _check_model(model_name)
-    horizon = _check_positive_int(horizon, "horizon")
+    horizon = check_int("horizon", horizon)
     if int(getattr(data, "input_length", -1)) != INPUT_LENGTH:
         raise ValueError(f"data must be loaded with input_length={INPUT_LENGTH} (load_long_horizon(name, 96)); got "
                          f"{getattr(data, 'input_length', None)!r}.")
@@ -570,7 +571,7 @@ def _scores(model: Any, inputs: np.ndarray, targets: np.ndarray) -> tuple[float,
 
 def _latency_ms(model: Any, inputs: np.ndarray, repeats: int) -> float:
     """Median wall milliseconds of :func:`predict_windows` on ``inputs`` after one warm-up call."""
-    repeats = _check_positive_int(repeats, "latency_repeats")
+    repeats = check_int("latency_repeats", repeats)
     predict_windows(model, inputs)
     timings = []
     for _ in range(repeats):

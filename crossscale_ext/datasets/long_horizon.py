@@ -27,9 +27,11 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+
+from crossscale_ext.config import check_int
 
 if TYPE_CHECKING:  # heavy imports stay inside functions
     import pandas as pd
@@ -124,14 +126,6 @@ class LongHorizonData:
         return count_windows(end - start, self.input_length, horizon)
 
 
-def _check_positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int; got {type(value).__name__} ({value!r}).")
-    if value < 1:
-        raise ValueError(f"{name} must be at least 1; got {value}.")
-    return int(value)
-
-
 def count_windows(series_length: int, input_length: int, horizon: int) -> int:
     """Number of stride-1 windows of ``input_length`` inputs and ``horizon`` targets in a series.
 
@@ -153,8 +147,8 @@ def count_windows(series_length: int, input_length: int, horizon: int) -> int:
     series_length = int(series_length)
     if series_length < 0:
         raise ValueError(f"series_length must be non-negative; got {series_length}.")
-    input_length = _check_positive_int(input_length, "input_length")
-    horizon = _check_positive_int(horizon, "horizon")
+    input_length = check_int("input_length", input_length)
+    horizon = check_int("horizon", horizon)
     return max(series_length - input_length - horizon + 1, 0)
 
 
@@ -181,7 +175,7 @@ def split_borders(name: str, n_rows: int, input_length: int = 96) -> dict[str, t
         For an unknown name, or a file too short for the borders.
     """
     spec = _spec(name)
-    input_length = _check_positive_int(input_length, "input_length")
+    input_length = check_int("input_length", input_length)
     if spec.borders == "ratio":
         n_train = int(n_rows * 0.7)
         n_test = int(n_rows * 0.2)
@@ -302,7 +296,7 @@ def load_long_horizon(
     from sklearn.preprocessing import StandardScaler
 
     spec = _spec(name)
-    input_length = _check_positive_int(input_length, "input_length")
+    input_length = check_int("input_length", input_length)
     folder = _resolve_data_dir(data_dir)
     if folder is not None:
         found = _read_local(folder, spec)

@@ -47,6 +47,8 @@ from typing import Literal
 
 import numpy as np
 
+from crossscale_ext.config import check_int
+
 __all__ = [
     "SYN_SPECS",
     "SynSpec",
@@ -319,10 +321,9 @@ def make_synthetic(
     """
     from darts import TimeSeries
 
-    for param, value, low in (("n_features", n_features, 1), ("input_length", input_length, 1),
-                              ("horizon", horizon, 1), ("length", length, 1)):
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-            raise ValueError(f"{param} must be an integer >= {low}; got {value!r}.")
+    for param, value in (("n_features", n_features), ("input_length", input_length), ("horizon", horizon),
+                         ("length", length)):
+        check_int(param, value)
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
         raise TypeError(f"seed must be an integer; got {seed!r}.")
     features = _check_int_set("important_features", important_features, 0, n_features - 1)
