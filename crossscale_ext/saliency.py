@@ -326,30 +326,6 @@ def gradient_maps(
     return gradient, input_x_gradient
 
 
-def concatenate_maps(parts: list[SaliencyMaps]) -> SaliencyMaps:
-    """Join the maps of consecutive batches along the window axis."""
-    first = parts[0]
-
-    def join(name: str) -> np.ndarray | None:
-        return None if getattr(first, name) is None else np.concatenate([getattr(p, name) for p in parts])
-
-    def join_scales(name: str) -> list[np.ndarray] | None:
-        if getattr(first, name) is None:
-            return None
-        return [np.concatenate(a) for a in zip(*(getattr(p, name) for p in parts))]
-
-    return SaliencyMaps(
-        paper=join("paper"),
-        per_step=join("per_step"),
-        per_component=join("per_component"),
-        patch_attention=join_scales("patch_attention"),
-        local_attention=join_scales("local_attention"),
-        scale_weights=first.scale_weights,
-        gradient=join("gradient"),
-        input_x_gradient=join("input_x_gradient"),
-    )
-
-
 #: Temporal maps ``(W, L)`` a result can hold, and cell maps ``(W, L, C)``.
 @dataclass(kw_only=True, repr=False)
 class SaliencyResult(SaliencyMaps):

@@ -17,6 +17,7 @@ import math
 import resource
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -124,15 +125,20 @@ def make_callbacks(patience: int) -> tuple[list[Any], Any, Any]:
     return [stopper, timer, best], timer, best
 
 
-def latency_ms(model: Any, windows: list[Any], horizon: int, repeats: int) -> float:
-    """Median wall milliseconds of ``model.predict(horizon, series=windows)`` after one warm-up call."""
-    model.predict(horizon, series=windows, batch_size=len(windows), verbose=False)
+def median_ms(call: Callable[[], Any], repeats: int) -> float:
+    """Median wall milliseconds of ``call()`` over ``repeats`` calls, after one warm-up call."""
+    call()
     timings = []
     for _ in range(repeats):
         start = time.perf_counter()
-        model.predict(horizon, series=windows, batch_size=len(windows), verbose=False)
+        call()
         timings.append((time.perf_counter() - start) * 1000.0)
     return statistics.median(timings)
+
+
+def latency_ms(model: Any, windows: list[Any], horizon: int, repeats: int) -> float:
+    """Median wall milliseconds of ``model.predict(horizon, series=windows)`` after one warm-up call."""
+    return median_ms(lambda: model.predict(horizon, series=windows, batch_size=len(windows), verbose=False), repeats)
 
 
 @dataclass(frozen=True)

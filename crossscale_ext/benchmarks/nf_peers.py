@@ -85,8 +85,10 @@ from typing import Any
 
 import numpy as np
 
+from crossscale_ext.benchmarks.harness import median_ms
 from crossscale_ext.config import check_int
 from crossscale_ext.datasets.long_horizon import count_windows
+from crossscale_ext.training import ReferenceLRSchedule
 
 __all__ = [
     "NF_MODELS",
@@ -223,7 +225,7 @@ def lr_factor(schedule: str, epoch: int) -> float:
     if epoch < 0:
         raise ValueError(f"epoch must be non-negative; got {epoch}.")
     if schedule == "type1":
-        return 0.5 ** max(epoch - 1, 0)
+        return ReferenceLRSchedule()(epoch)
     if schedule == "type3":
         return 0.9 ** max(epoch - 3, 0)
     raise ValueError(f"Unknown step schedule {schedule!r}; expected 'type1' or 'type3' ('TST' is one-cycle).")
@@ -571,11 +573,4 @@ def _scores(model: Any, inputs: np.ndarray, targets: np.ndarray) -> tuple[float,
 
 def _latency_ms(model: Any, inputs: np.ndarray, repeats: int) -> float:
     """Median wall milliseconds of :func:`predict_windows` on ``inputs`` after one warm-up call."""
-    repeats = check_int("latency_repeats", repeats)
-    predict_windows(model, inputs)
-    timings = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        predict_windows(model, inputs)
-        timings.append((time.perf_counter() - start) * 1000.0)
-    return statistics.median(timings)
+    return median_ms(lambda: predict_windows(model, inputs), check_int("latency_repeats", repeats))
