@@ -133,8 +133,8 @@ def plot_saliency(
         axis.set_ylabel(label)
         fig.colorbar(image, ax=axis, pad=0.01, fraction=0.03)
 
-    family = MAP_REGISTRY[kind].family
-    _heatmap(axes["heat"], heat, rows, f"{'gradient' if family == 'gradient' else 'attention'}\n({kind})")
+    note = "recommended" if kind == RECOMMENDED_MAP else f"{MAP_REGISTRY[kind].family} map"
+    _heatmap(axes["heat"], heat, rows, f"{kind}\n({note})")
     if truth is not None:
         truth_rows = rows if truth.shape[0] == len(rows) else [f"c{i}" for i in range(truth.shape[0])]
         _heatmap(axes["truth"], truth, truth_rows, "ground\ntruth")
@@ -146,9 +146,7 @@ def plot_saliency(
         ax.plot(input_x, result.per_step[w], color="black", lw=1.6, label="per_step")
         paper = result.paper[w] / max(result.paper[w].sum(), 1e-12)
         ax.plot(input_x, paper, color="black", ls=":", lw=1.4, label="paper (normalised)")
-        ax.set_ylabel("attention\nper step")
-        ax.set_title("The paper's attention maps, per scale (not the recommended map: see the saliency guide)",
-                     fontsize=8, loc="left")
+        ax.set_ylabel("paper's attention\nper step (not the\nrecommended map)", fontsize=8)
         _legend_above(ax, ncol=len(scales) + 2)
 
     ticks = np.linspace(0, length + horizon - 1, 7).round().astype(int)

@@ -10,13 +10,14 @@ from darts import TimeSeries
 from darts.metrics import mse
 from darts.utils.likelihood_models.torch import QuantileRegression
 from darts.utils.timeseries_generation import datetime_attribute_timeseries, linear_timeseries
-from support import TINY, noisy_sine
+from support import noisy_sine, tiny_model
 
 from crossscale_ext import CrossScaleNetModel
 
 
 def small_model(trainer_kwargs, **kwargs) -> CrossScaleNetModel:
-    return CrossScaleNetModel(**(TINY | {"pl_trainer_kwargs": trainer_kwargs} | kwargs))
+    """support.tiny_model with this test's Lightning settings."""
+    return tiny_model(pl_trainer_kwargs=trainer_kwargs, **kwargs)
 
 
 def test_learns_a_noisy_sine(trainer_kwargs):
