@@ -628,17 +628,20 @@ def _write(store: SaliencyMaps, rows: slice, part: SaliencyMaps) -> None:
                 target[rows] = values
 
 
-def _compute_windows(plan: _SaliencyPass, series_index: int, first: int, n: int) -> SaliencyResult:
-    """The saliency of windows ``first .. first + n - 1`` of series ``series_index``, written into preallocated arrays.
+def _compute_rows(
+    plan: _SaliencyPass, start: int, n: int
+) -> tuple[SaliencyMaps, np.ndarray, np.ndarray | None, list[Any]]:
+    """The maps, forecasts, inputs and forecast times of data-set rows ``start .. start + n - 1``.
 
-    Batches never hold more than ``plan.batch_size`` windows; only the requested maps are kept, so the memory
-    of a call is its result plus one batch.
+    Rows run over the windows of every series in turn (series 0's windows, then series 1's, ...), and batches
+    of ``plan.batch_size`` rows cross series boundaries, as ``predict`` batches many series: explaining the
+    last window of 1,000 series takes ``1000 / batch_size`` batches, not 1,000. Only the requested maps are
+    kept, so the memory of a call is its result plus one batch.
     """
     model, dataset = plan.model, plan.dataset
     module = model.model
     parameter = next(module.parameters())
     store, forecasts, inputs = _empty_maps(plan, n)
-    start = int(plan.offsets[series_index]) + first
     pred_times: list[Any] = []
 
     def _tensor(t: torch.Tensor | None) -> torch.Tensor | None:
@@ -674,26 +677,50 @@ def _compute_windows(plan: _SaliencyPass, series_index: int, first: int, n: int)
             network.train(was_training)
     if len(pred_times) != n:
         raise RuntimeError(f"The saliency pass produced {len(pred_times)} windows where {n} were expected.")
-    ts = plan.series[series_index]
-    input_index, forecast_index = _window_indices(model, ts, pred_times)
-    return SaliencyResult(
-        paper=store.paper,
-        per_step=store.per_step,
-        per_component=store.per_component,
-        patch_attention=store.patch_attention,
-        local_attention=store.local_attention,
-        scale_weights=store.scale_weights,
-        gradient=store.gradient,
-        input_x_gradient=store.input_x_gradient,
-        input_index=input_index,
-        forecast_index=forecast_index,
-        forecast=forecasts,
-        component_names=list(plan.component_names),
-        target_names=list(ts.components),
-        informative=plan.informative,
-        inputs=inputs,
-        metadata={"series_index": series_index, "first_window": first},
-    )
+    return store, forecasts, inputs, pred_times
+
+
+def _rows_view(store: SaliencyMaps, rows: slice) -> dict[str, Any]:
+    """The maps of ``rows`` of ``store`` (views, no copy)."""
+    views: dict[str, Any] = {"scale_weights": store.scale_weights}
+    for name in ("paper", "per_step", "per_component", "gradient", "input_x_gradient"):
+        values = getattr(store, name)
+        views[name] = None if values is None else values[rows]
+    for name in ("patch_attention", "local_attention"):
+        values = getattr(store, name)
+        views[name] = None if values is None else [v[rows] for v in values]
+    return views
+
+
+def _compute_results(plan: _SaliencyPass, start: int, n: int) -> list[SaliencyResult]:
+    """Rows ``start .. start + n - 1`` in one batched pass, as one :class:`SaliencyResult` per series they touch.
+
+    Each result's ``metadata`` holds its series (``series_index``) and the position of its first window among
+    that series' windows (``first_window``).
+    """
+    store, forecasts, inputs, pred_times = _compute_rows(plan, start, n)
+    offsets, ends = plan.offsets, plan.offsets + plan.counts
+    results = []
+    for series_index in range(len(plan.series)):
+        row, end = max(start, int(offsets[series_index])), min(start + n, int(ends[series_index]))
+        if row >= end and not (n == int(plan.counts.sum()) and plan.counts[series_index] == 0):
+            continue  # outside this block (a series without windows still gets its empty result in a full pass)
+        end = max(row, end)
+        rows = slice(row - start, end - start)
+        ts = plan.series[series_index]
+        input_index, forecast_index = _window_indices(plan.model, ts, pred_times[rows])
+        results.append(SaliencyResult(
+            **_rows_view(store, rows),
+            input_index=input_index,
+            forecast_index=forecast_index,
+            forecast=forecasts[rows],
+            component_names=list(plan.component_names),
+            target_names=list(ts.components),
+            informative=plan.informative,
+            inputs=None if inputs is None else inputs[rows],
+            metadata={"series_index": series_index, "first_window": row - int(offsets[series_index])},
+        ))
+    return results
 
 
 def compute_saliency(
@@ -706,8 +733,8 @@ def compute_saliency(
     """Saliency of a fitted model's forecasts over the requested windows; see :meth:`CrossScaleNetModel.saliency`."""
     plan = _prepare_pass(model, series, past_covariates, future_covariates, request or SaliencyRequest(), stacklevel=5)
     _warn_if_large(plan, stacklevel=4)
-    with INFERENCE_LOCK:  # one call, one uninterrupted pass
-        results = [_compute_windows(plan, i, 0, int(count)) for i, count in enumerate(plan.counts)]
+    with INFERENCE_LOCK:  # one call, one uninterrupted pass, batched across series
+        results = _compute_results(plan, 0, int(plan.counts.sum()))
     return results[0] if plan.single else results
 
 
@@ -731,14 +758,15 @@ def iter_saliency(
 
 
 def _chunks(plan: _SaliencyPass, windows_per_chunk: int) -> Iterator[SaliencyResult]:
-    """Every window of ``plan``, series after series, ``windows_per_chunk`` windows per result.
+    """Every window of ``plan`` in blocks of ``windows_per_chunk`` rows, each block one batched pass.
 
-    The lock is taken per chunk, so other saliency calls can run between chunks; the model's train / eval state
-    is restored before each chunk is handed out.
+    A block may cross series boundaries; it is handed out as one result per series it touches, series after
+    series. The lock is taken per block, so other saliency calls can run between blocks; the model's train /
+    eval state is restored before each block is handed out.
     """
-    for series_index, count in enumerate(int(c) for c in plan.counts):
-        for first in range(0, count, windows_per_chunk):
-            yield _compute_windows(plan, series_index, first, min(windows_per_chunk, count - first))
+    total = int(plan.counts.sum())
+    for start in range(0, total, windows_per_chunk):
+        yield from _compute_results(plan, start, min(windows_per_chunk, total - start))
 
 
 def _window_indices(model: ExplainedModel, ts: TimeSeries, pred_times: list[Any]) -> tuple[np.ndarray, np.ndarray]:

@@ -358,3 +358,23 @@ def test_explainer_class_like_tft_explainer(fitted, trainer_kwargs):
         CrossScaleNetExplainer(several)  # fit on several series: the background must be given
     both = CrossScaleNetExplainer(several, background_series=[series[:100], series[50:]]).explain()
     assert len(both.get_attention()) == 2
+
+
+def test_many_series_are_batched_together_with_the_per_series_values(trainer_kwargs):
+    """The pass batches windows across series (as predict does); each series' result equals its own pass."""
+    panel = [noisy_sine(length=60, seed=i, start=f"2024-0{1 + i % 9}-01") for i in range(12)]
+    model = CrossScaleNetModel(**SMALL | {"batch_size": 5}, pl_trainer_kwargs=trainer_kwargs).fit(panel[:3])
+    together = model.saliency(panel)
+    assert [r.metadata["series_index"] for r in together] == list(range(12))
+    for i, result in enumerate(together):
+        alone = model.saliency(panel[i])
+        np.testing.assert_array_equal(result.input_index, alone.input_index)
+        for name in ("gradient", "per_step", "forecast"):
+            assert_float32_close(getattr(result, name), getattr(alone, name))
+    every = model.saliency(panel, windows="all")
+    chunks = list(model.iter_saliency(panel, windows_per_chunk=10))  # blocks that cross series boundaries
+    assert sum(c.n_windows for c in chunks) == sum(r.n_windows for r in every)
+    for i, result in enumerate(every):
+        mine = [c for c in chunks if c.metadata["series_index"] == i]
+        assert [c.metadata["first_window"] for c in mine] == list(np.cumsum([0] + [c.n_windows for c in mine[:-1]]))
+        assert_float32_close(np.concatenate([c.gradient for c in mine]), result.gradient)
