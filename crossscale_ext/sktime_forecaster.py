@@ -23,6 +23,9 @@ from crossscale_ext.maps import RECOMMENDED_MAP
 
 __all__ = ["CrossScaleNetForecaster", "find_crossscale_forecaster", "pipeline_saliency"]
 
+#: The default architecture: the constructor's defaults are read from it, as the Darts model's are.
+_DEFAULT = ArchitectureConfig()
+
 #: Values of ``kind`` of :meth:`CrossScaleNetForecaster.saliency` (the registry's frame maps, then ``"all"``).
 SaliencyKind = Literal["gradient", "input_x_gradient", "paper", "per_step", "per_component", "all"]
 
@@ -195,16 +198,16 @@ class CrossScaleNetForecaster(BaseForecaster):
         self,
         input_chunk_length: int = 96,
         output_chunk_length: int = 24,
-        n_scales: int = 4,
-        base_patch_length: int = 16,
-        moving_avg_kernel: int | None = None,
-        d_model: int = 32,
-        dropout: float = 0.1,
-        channel_mixing: bool = True,
-        instance_norm: bool = True,
-        instance_norm_center: str = "mean",
-        covariate_path: str = "lagged",
-        scale_fusion: str = "linear",
+        n_scales: int = _DEFAULT.n_scales,
+        base_patch_length: int = _DEFAULT.base_patch_length,
+        moving_avg_kernel: int | None = _DEFAULT.moving_avg_kernel,
+        d_model: int = _DEFAULT.d_model,
+        dropout: float = _DEFAULT.dropout,
+        channel_mixing: bool = _DEFAULT.channel_mixing,
+        instance_norm: bool = _DEFAULT.instance_norm,
+        instance_norm_center: str = _DEFAULT.instance_norm_center,
+        covariate_path: str = _DEFAULT.covariate_path,
+        scale_fusion: str = _DEFAULT.scale_fusion,
         use_reversible_instance_norm: bool = False,
         quantiles: Sequence[float] | None = None,
         num_samples: int = 500,
