@@ -240,7 +240,7 @@ class ScaleEncoder(nn.Module):
         The head, ``(n_branches, horizon, length)``.
     """
 
-    #: each weight's name in the earlier layout, one ``nn.Linear`` per encoder (``seasonal_encoders.{s}.<name>``)
+    #: each weight's name in the layout with one ``nn.Linear`` per encoder (``seasonal_encoders.{s}.<name>``)
     LEGACY_NAMES: dict[str, str] = {
         "temporal_in": "temporal.0", "temporal_out": "temporal.2", "channel_in": "channel.0",
         "channel_out": "channel.2", "head": "head",
@@ -400,9 +400,9 @@ def _stack_legacy_encoders(
 ) -> None:
     """Load hook: state_dicts with one module per encoder load into the stacked :class:`ScaleEncoder` weights.
 
-    Earlier versions kept ``seasonal_encoders.{s}.temporal.0.weight`` and ``trend_encoders.{s}.temporal.0.weight``
-    (and so on, :attr:`ScaleEncoder.LEGACY_NAMES`); they become branches 0 and 1 of
-    ``scale_encoders.{s}.temporal_in_weight``.
+    In that layout (saved models of the package's first releases) the keys are
+    ``seasonal_encoders.{s}.temporal.0.weight``, ``trend_encoders.{s}.temporal.0.weight`` and so on
+    (:attr:`ScaleEncoder.LEGACY_NAMES`); they become branches 0 and 1 of ``scale_encoders.{s}.temporal_in_weight``.
     """
     for s in range(len(module.scale_encoders)):
         for name, legacy in ScaleEncoder.LEGACY_NAMES.items():
