@@ -19,7 +19,7 @@ CHECKOUT = Path(__file__).resolve().parents[1]
 
 def test_tiny_run_through_the_command_line(tmp_path, capsys):
     # the current checkout serves as its own baseline: the comparison machinery runs, imported under its own modules
-    status = cli.main(["bench", "speed", *TINY, "--networks", "CrossScaleNet", "DLinear", "--no-growth",
+    status = cli.main(["bench", "speed", *TINY, "--networks", "CrossScaleNet", "DLinear",
                        "--baseline", str(CHECKOUT), "--out", str(tmp_path)])
     assert status == 0
     report = json.loads((tmp_path / "speed.json").read_text())
@@ -35,6 +35,11 @@ def test_tiny_run_through_the_command_line(tmp_path, capsys):
     assert set(report["darts"]) == {"CrossScaleNet", BASELINE, "DLinear"}
     for row in report["darts"].values():
         assert row["fit_s_per_epoch"] > 0 and row["predict_ms_1"] > 0 and row["predict_ms_32"] > 0
+    assert set(report["growth"]) == {"CrossScaleNet", "DLinear"}  # the baseline is compared at the main shape only
+    for row in report["growth"].values():
+        assert set(row) == {f"{kind} {change}" for kind in ("forward", "step") for change in ("2L", "2H", "3C")} | {
+            "series 32/1"}
+        assert all(math.isfinite(ratio) and ratio > 0 for ratio in row.values())
     targets = {row["target"].split(" <=")[0]: row for row in report["targets"]}
     assert targets["training step"]["measured"] == "not measured"  # iTransformer was not asked for
     assert targets["Darts fit s/epoch"]["met"] in ("yes", "no")

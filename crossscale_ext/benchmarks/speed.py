@@ -344,31 +344,32 @@ def _network_tasks(net: TimedNetwork, shape: Shape, device: str, seed: int, opti
     return tasks
 
 
-def time_networks(names: list[str], shape: Shape, device: str, repeats: int, seed: int,
+def time_networks(names: list[str], shapes: list[Shape], device: str, repeats: int, seed: int,
                   optimizers: tuple[str, ...] = ("fused", "default"), baseline: type | None = None,
-                  skipped: dict[str, str] | None = None) -> dict[str, dict[str, float]]:
-    """Parameters and median milliseconds of every network at ``shape``, interleaved.
+                  skipped: dict[str, str] | None = None) -> dict[str, dict[str, dict[str, float]]]:
+    """Parameters and median milliseconds of every network at every shape, all interleaved in one timing.
 
-    Returns ``{network: {"parameters": n, "forward": ms, "step (fused)": ms, ...}}``; networks that cannot be built
-    are left out and their reason stored in ``skipped``.
+    Returns ``{shape name: {network: {"parameters": n, "forward": ms, "step (fused)": ms, ...}}}``; networks that
+    cannot be built are left out and their reason stored in ``skipped``.
     """
     import torch
 
-    tasks: dict[tuple[str, str], Callable[[], Any]] = {}
-    results: dict[str, dict[str, float]] = {}
-    for name in names:
-        torch.manual_seed(seed)
-        try:
-            net = build_network(name, shape, device, baseline)
-        except ImportError as error:
-            if skipped is not None:
-                skipped[name] = f"not installed ({error})"
-            continue
-        results[name] = {"parameters": net.n_parameters}
-        for label, task in _network_tasks(net, shape, device, seed, optimizers).items():
-            tasks[(name, label)] = task
-    for (name, label), ms in time_interleaved(tasks, repeats, device).items():
-        results[name][label] = ms
+    tasks: dict[tuple[str, str, str], Callable[[], Any]] = {}
+    results: dict[str, dict[str, dict[str, float]]] = {shape.name: {} for shape in shapes}
+    for shape in shapes:
+        for name in names:
+            torch.manual_seed(seed)
+            try:
+                net = build_network(name, shape, device, baseline)
+            except ImportError as error:
+                if skipped is not None:
+                    skipped[name] = f"not installed ({error})"
+                continue
+            results[shape.name][name] = {"parameters": net.n_parameters}
+            for label, task in _network_tasks(net, shape, device, seed, optimizers).items():
+                tasks[(shape.name, name, label)] = task
+    for (shape_name, name, label), ms in time_interleaved(tasks, repeats, device).items():
+        results[shape_name][name][label] = ms
     return results
 
 
@@ -682,10 +683,10 @@ def run(args: argparse.Namespace) -> int:
         "growth": {}, "targets": [], "device_check": {}, "skipped": skipped, "fit_data": None,
         "fit_epochs": args.fit_epochs, "baseline": str(args.baseline) if args.baseline else None,
     }
-    for shape in (main, long):
+    for shape in (main, long):  # the networks of one shape are timed together; each shape's rounds are short
         print(f"timing the networks at the {shape.name} ...", flush=True)
-        report["networks"][shape.name] = time_networks(timed, shape, device, args.repeats, args.seed,
-                                                       baseline=baseline, skipped=skipped)
+        report["networks"].update(time_networks(timed, [shape], device, args.repeats, args.seed, baseline=baseline,
+                                                skipped=skipped))
     print("timing the saliency pass ...", flush=True)
     report["saliency"] = time_saliency(main, device, args.repeats, args.seed, baseline)
     if not args.no_darts:
@@ -693,17 +694,18 @@ def run(args: argparse.Namespace) -> int:
         report["darts"], report["fit_data"] = time_darts(names, main, device, args, baseline)
     if not args.no_growth:
         print("timing the growth shapes ...", flush=True)
-        base = report["networks"][main.name]
         variants = {"2L": Shape("2L", 2 * main.input_length, main.horizon, main.channels, main.batch),
                     "2H": Shape("2H", main.input_length, 2 * main.horizon, main.channels, main.batch),
                     "3C": Shape("3C", main.input_length, main.horizon, 3 * main.channels, main.batch)}
-        growth_names = [n for n in names if n in base]
-        for label, shape in variants.items():
-            rows = time_networks(growth_names, shape, device, args.repeats, args.seed, optimizers=("fused",))
-            for name, row in rows.items():
-                entry = report["growth"].setdefault(name, {})
-                entry[f"forward {label}"] = row["forward"] / base[name]["forward"]
-                entry[f"step {label}"] = row["step (fused)"] / base[name]["step (fused)"]
+        growth_names = [n for n in names if n in report["networks"][main.name]]
+        # the main shape is timed again with its variants, interleaved, so that every ratio is of one timing
+        rows = time_networks(growth_names, [main, *variants.values()], device, args.repeats, args.seed,
+                             optimizers=("fused",))
+        for name, base in rows[main.name].items():
+            entry = report["growth"].setdefault(name, {})
+            for label in variants:
+                entry[f"forward {label}"] = rows[label][name]["forward"] / base["forward"]
+                entry[f"step {label}"] = rows[label][name]["step (fused)"] / base["step (fused)"]
         for name, row in report["darts"].items():
             if name in report["growth"]:
                 report["growth"][name]["series 32/1"] = row["predict_ms_32"] / row["predict_ms_1"]
