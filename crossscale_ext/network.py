@@ -395,25 +395,6 @@ def _stretch(x: torch.Tensor, length: int) -> torch.Tensor:
     return F.interpolate(x, size=length, mode="linear")
 
 
-def _stack_legacy_encoders(
-    module: nn.Module, state_dict: dict[str, torch.Tensor], prefix: str, *args: Any
-) -> None:
-    """Load hook: state_dicts with one module per encoder load into the stacked :class:`ScaleEncoder` weights.
-
-    In that layout (saved models of the package's first releases) the keys are
-    ``seasonal_encoders.{s}.temporal.0.weight``, ``trend_encoders.{s}.temporal.0.weight`` and so on
-    (:attr:`ScaleEncoder.LEGACY_NAMES`); they become branches 0 and 1 of ``scale_encoders.{s}.temporal_in_weight``.
-    """
-    for s in range(len(module.scale_encoders)):
-        for name, legacy in ScaleEncoder.LEGACY_NAMES.items():
-            for kind in ("weight", "bias"):
-                keys = [f"{prefix}{group}.{s}.{legacy}.{kind}" for group in ("seasonal_encoders", "trend_encoders")]
-                if all(key in state_dict for key in keys):
-                    state_dict[f"{prefix}scale_encoders.{s}.{name}_{kind}"] = torch.stack(
-                        [state_dict.pop(key) for key in keys]
-                    )
-
-
 class CrossScaleNet(nn.Module):
     """CrossScaleNet: multi-scale forecaster whose cross-scale patch attention is its temporal saliency.
 
@@ -547,7 +528,23 @@ class CrossScaleNet(nn.Module):
         self.static_projection = (
             nn.Linear(n_static_covariates, n_targets * nr_params) if n_static_covariates else None
         )
-        self.register_load_state_dict_pre_hook(_stack_legacy_encoders)
+
+    def _load_from_state_dict(self, state_dict: dict[str, torch.Tensor], prefix: str, *args: Any) -> None:
+        """Load state_dicts with one module per encoder too, into the stacked :class:`ScaleEncoder` weights.
+
+        In that layout (saved models of the package's first releases) the keys are
+        ``seasonal_encoders.{s}.temporal.0.weight``, ``trend_encoders.{s}.temporal.0.weight`` and so on
+        (:attr:`ScaleEncoder.LEGACY_NAMES`); they become branches 0 and 1 of ``scale_encoders.{s}.temporal_in_weight``.
+        """
+        for s in range(self.n_scales):
+            for name, legacy in ScaleEncoder.LEGACY_NAMES.items():
+                for kind in ("weight", "bias"):
+                    keys = [f"{prefix}{group}.{s}.{legacy}.{kind}" for group in ("seasonal_encoders", "trend_encoders")]
+                    if all(key in state_dict for key in keys):
+                        state_dict[f"{prefix}scale_encoders.{s}.{name}_{kind}"] = torch.stack(
+                            [state_dict.pop(key) for key in keys]
+                        )
+        super()._load_from_state_dict(state_dict, prefix, *args)
 
     def scale_tokens(
         self, x: torch.Tensor

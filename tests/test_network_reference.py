@@ -120,3 +120,15 @@ def test_running_sum_moving_average_matches_average_pooling(dim: int) -> None:
     seasonal, trend = SeriesDecomposition(kernel)(x, dim=dim)
     torch.testing.assert_close(trend, expected, rtol=1e-6, atol=1e-4)
     torch.testing.assert_close(seasonal + trend, x)
+
+
+def test_saved_weights_load_inside_a_parent_module() -> None:
+    """As in a Lightning checkpoint, where the network's keys start with ``network.``."""
+    case = CASES["default_covariates"]
+    parent = torch.nn.Module()
+    parent.network = CrossScaleNet(**case["kwargs"])
+    parent.load_state_dict({f"network.{key}": value for key, value in case["state_dict"].items()})
+    parent.eval()
+    with torch.no_grad():
+        out = parent.network(case["x"], case["future_covariates"], case["static_covariates"])
+    assert_close(out.forecast, case["forecast"])

@@ -304,7 +304,8 @@ def test_saliency_gradient_kinds(trainer_kwargs, kind):
     assert windows.index.names == ["forecast_start", None]
     assert len(windows) == (80 - 32 + 1) * 32
     last = windows.xs(windows.index.get_level_values("forecast_start")[-1], level="forecast_start")
-    np.testing.assert_allclose(last.to_numpy(), cells.to_numpy(), rtol=1e-5)
+    # a batch of every window against a batch of one: float32 sums may round differently (rtol 1e-4)
+    np.testing.assert_allclose(last.to_numpy(), cells.to_numpy(), rtol=1e-4, atol=1e-9)
 
 
 def test_saliency_gradient_kind_needs_gradients(trainer_kwargs):
