@@ -92,8 +92,9 @@ def lagged_difference(x: torch.Tensor, dim: int = 1) -> torch.Tensor:
     dim
         The time axis (default 1).
     """
-    first, rest, previous = x.narrow(dim, 0, 1), x.narrow(dim, 1, x.shape[dim] - 1), x.narrow(dim, 0, x.shape[dim] - 1)
-    return torch.cat([first, rest - previous], dim=dim)
+    along_last = x.movedim(dim, -1)
+    previous = F.pad(along_last, (1, -1))  # shifted one step later, a zero first
+    return (along_last - previous).movedim(-1, dim)
 
 
 def sinusoidal_positional_encoding(length: int, width: int) -> torch.Tensor:
@@ -186,16 +187,17 @@ class SeriesDecomposition(nn.Module):
 
     def trend(self, x: torch.Tensor, dim: int = 1) -> torch.Tensor:
         """The moving average of ``x`` along ``dim`` (same shape as ``x``)."""
-        pad, length = (self.kernel_size - 1) // 2, x.shape[dim]
-        first, last = x.narrow(dim, 0, 1), x.narrow(dim, length - 1, 1)
-        shape = list(x.shape)
-        shape[dim] = pad
-        padded = torch.cat([first.expand(shape), x, last.expand(shape)], dim=dim)
-        # centre before summing, so the running sum stays small and float32 keeps its precision
-        leading_zero = (0, 0) * (x.dim() - 1 - dim % x.dim()) + (1, 0)
-        running = F.pad((padded - first).cumsum(dim), leading_zero)
-        window_sums = running.narrow(dim, self.kernel_size, length) - running.narrow(dim, 0, length)
-        return torch.add(first, window_sums, alpha=1.0 / self.kernel_size)
+        along_last = x.movedim(dim, -1)
+        rows = along_last if along_last.dim() == 3 else along_last.reshape(-1, 1, along_last.shape[-1])
+        pad = (self.kernel_size - 1) // 2
+        padded = F.pad(rows, (pad, pad), mode="replicate")
+        # centred on the first value before summing, so the running sum stays small and float32 keeps its precision;
+        # the centre cancels in the average, so no gradient flows through it
+        centre = rows[..., :1].detach()
+        running = F.pad((padded - centre).cumsum(-1), (1, 0))
+        window_sums = running[..., self.kernel_size :] - running[..., : -self.kernel_size]
+        trend = torch.add(centre, window_sums, alpha=1.0 / self.kernel_size)
+        return trend.reshape(along_last.shape).movedim(-1, dim)
 
     def forward(self, x: torch.Tensor, dim: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
         """Return ``(seasonal, trend)`` for ``x`` of shape ``(B, T, C)`` (time along ``dim``, default 1)."""

@@ -3,8 +3,9 @@
 ``tests/data/network_reference.pt`` holds, for a few small configurations (the package default with past, future
 and static covariates and a quantile output; the reference architecture; the linear covariate path with summed
 scales and last-value centring; no instance norm), the state_dict, fixed inputs and the forecast and every
-attention tensor returned by the network at commit 8e83f20 (``tests/data/make_network_reference.py``). Loading
-those state_dicts also checks that saved models of that version still load.
+attention tensor returned by the network at commit 8e83f20, and the gradient of the forecast's sum with respect to
+the input (``tests/data/make_network_reference.py``). Loading those state_dicts also checks that saved models of that
+version still load.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ def assert_close(actual: torch.Tensor, expected: torch.Tensor) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_same_forecast_and_attention_as_the_saved_network(name: str) -> None:
+def test_same_forecast_attention_and_gradient_as_the_saved_network(name: str) -> None:
     case = CASES[name]
     net = CrossScaleNet(**case["kwargs"])
     net.load_state_dict(case["state_dict"])  # strict: the old keys and shapes load
@@ -41,6 +42,10 @@ def test_same_forecast_and_attention_as_the_saved_network(name: str) -> None:
         assert_close(actual, expected)
     for actual, expected in zip(out.local_attention, case["local_attention"], strict=True):
         assert_close(actual, expected)
+    inputs = case["x"].clone().requires_grad_(True)  # the gradient saliency map's quantity
+    (gradient,) = torch.autograd.grad(net(inputs, case["future_covariates"], case["static_covariates"]).forecast.sum(),
+                                      inputs)
+    assert_close(gradient, case["input_gradient"])
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

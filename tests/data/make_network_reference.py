@@ -1,8 +1,9 @@
 """How tests/data/network_reference.pt was written (from the network at commit 8e83f20).
 
-The file pins the network's function: tests/test_network_reference.py loads its weights into the current
-network and compares forecasts and attention. Re-running this script overwrites the pinned outputs with the
-current network's, so run it only to add a case, from a checkout whose outputs are known to be right::
+The file pins the network's function: tests/test_network_reference.py loads its weights into the current network and
+compares forecasts, attention and the gradient of the forecast with respect to the input. Re-running this script
+overwrites the pinned outputs with the current network's, so run it only to add a case, from a checkout whose
+outputs are known to be right::
 
     python tests/data/make_network_reference.py
 """
@@ -32,11 +33,14 @@ def make_case(cases: dict, name: str, kwargs: dict, batch: int, horizon_given: i
     static = torch.randn(batch, 1, n_static, generator=generator) if n_static else None
     with torch.no_grad():
         out = net(x, future, static)
+    inputs = x.clone().requires_grad_(True)  # the gradient saliency map: d sum(forecast) / d input
+    (input_gradient,) = torch.autograd.grad(net(inputs, future, static).forecast.sum(), inputs)
     cases[name] = {
         "kwargs": kwargs, "state_dict": {k: v.clone() for k, v in net.state_dict().items()},
         "x": x, "future_covariates": future, "static_covariates": static,
         "forecast": out.forecast, "patch_attention": list(out.patch_attention),
         "local_attention": list(out.local_attention), "scale_weights": out.scale_weights,
+        "input_gradient": input_gradient,
     }
 
 
