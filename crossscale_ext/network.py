@@ -531,6 +531,35 @@ class CrossScaleNet(nn.Module):
             nn.Linear(n_static_covariates, n_targets * nr_params) if n_static_covariates else None
         )
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickle, converting a network pickled with one module per encoder to the stacked :class:`ScaleEncoder`.
+
+        Whole pickled networks (sktime saves hold one) of the package's first releases have ``seasonal_encoders`` and
+        ``trend_encoders`` (one ``nn.Linear`` per layer); their weights, and their dropout modules (Darts may have
+        replaced them by Monte Carlo dropout), move into ``scale_encoders``.
+        """
+        super().__setstate__(state)
+        modules = self._modules
+        if "seasonal_encoders" not in modules or "scale_encoders" in modules:
+            return
+        seasonal, trend = modules.pop("seasonal_encoders"), modules.pop("trend_encoders")
+        config = self.config
+        encoders = []
+        for s, pair in enumerate(zip(seasonal, trend, strict=True)):
+            encoder = ScaleEncoder(self.scale_lengths[s], self.output_length, self.n_channels, config.d_model,
+                                   config.dropout, config.channel_mixing, n_branches=2, initialise=False)
+            old = [dict(branch.named_modules()) for branch in pair]
+            for name, legacy in ScaleEncoder.LEGACY_NAMES.items():
+                if name not in encoder.shapes:
+                    continue
+                for kind in ("weight", "bias"):
+                    stacked = torch.stack([getattr(layers[legacy], kind).detach() for layers in old])
+                    setattr(encoder, f"{name}_{kind}", nn.Parameter(stacked))
+            encoder.dropout = pair[SEASONAL].temporal[3]
+            encoder.train(pair[SEASONAL].training)
+            encoders.append(encoder)
+        self.scale_encoders = nn.ModuleList(encoders)
+
     def _load_from_state_dict(self, state_dict: dict[str, torch.Tensor], prefix: str, *args: Any) -> None:
         """Load state_dicts with one module per encoder too, into the stacked :class:`ScaleEncoder` weights.
 

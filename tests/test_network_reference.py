@@ -137,3 +137,22 @@ def test_saved_weights_load_inside_a_parent_module() -> None:
     with torch.no_grad():
         out = parent.network(case["x"], case["future_covariates"], case["static_covariates"])
     assert_close(out.forecast, case["forecast"])
+
+
+def test_network_pickled_with_one_module_per_encoder_unpickles_and_forecasts_the_same() -> None:
+    """sktime saves pickle the whole network; one pickled at commit 8e83f20 (``make_pickled_network.py``)."""
+    saved = torch.load(Path(__file__).parent / "data" / "network_pickled_8e83f20.pt", weights_only=False)
+    net = saved["network"]
+    assert "seasonal_encoders" not in net._modules and len(net.scale_encoders) == net.n_scales
+    with torch.no_grad():
+        assert_close(net(saved["x"]).forecast, saved["forecast"])
+    assert not net.training and not net.scale_encoders[0].training
+    # and it pickles again in the current layout
+    import io
+
+    buffer = io.BytesIO()
+    torch.save(net, buffer)
+    buffer.seek(0)
+    again = torch.load(buffer, weights_only=False)
+    with torch.no_grad():
+        assert_close(again(saved["x"]).forecast, saved["forecast"])
