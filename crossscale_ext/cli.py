@@ -39,6 +39,10 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
         "crossscale_ext.benchmarks.memory",
         "peak memory and wall time of saliency(windows='all') on a long series, per saliency option",
     ),
+    ("bench", "speed"): (
+        "crossscale_ext.benchmarks.speed",
+        "training, inference and saliency speed of the network and the Darts model against peers, in one process",
+    ),
     ("bench", "defaults"): (
         "crossscale_ext.benchmarks.defaults",
         "choose the covariate path and learning rate on validation data (SYN1-SYN8 train parts only)",

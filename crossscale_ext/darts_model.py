@@ -42,6 +42,7 @@ from crossscale_ext.explainability import (
 )
 from crossscale_ext.network import CrossScaleNet
 from crossscale_ext.saliency import SaliencyResult
+from crossscale_ext.training import fast_optimizer_kwargs
 
 __all__ = ["CrossScaleNetModel", "INFERENCE_LOCK", "TrainingDivergedError"]
 
@@ -78,6 +79,7 @@ class _CrossScaleNetModule(PLForecastingModule):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.optimizer_kwargs = fast_optimizer_kwargs(self.optimizer_cls, self.optimizer_kwargs)  # fused Adam
         self.network = CrossScaleNet(
             input_length=self.input_chunk_length,
             output_length=self.output_chunk_length,

@@ -79,15 +79,23 @@ class CrossScaleNetOutput(NamedTuple):
     scale_weights: torch.Tensor
 
 
-def lagged_difference(x: torch.Tensor) -> torch.Tensor:
+#: branch index of the seasonal and the trend encoder in each :class:`ScaleEncoder` of the network
+SEASONAL, TREND = 0, 1
+
+
+def lagged_difference(x: torch.Tensor, dim: int = 1) -> torch.Tensor:
     """First difference along time with the first step kept: ``D(x)_t = x_t - x_(t-1)``, ``D(x)_0 = x_0``.
 
     Parameters
     ----------
     x
-        ``(B, T, C)``.
+        Any tensor, e.g. ``(B, T, C)``.
+    dim
+        The time axis (default 1).
     """
-    return torch.cat([x[:, :1], x[:, 1:] - x[:, :-1]], dim=1)
+    along_last = x.movedim(dim, -1)
+    previous = F.pad(along_last, (1, -1))  # shifted one step later, a zero first
+    return (along_last - previous).movedim(-1, dim)
 
 
 def sinusoidal_positional_encoding(length: int, width: int) -> torch.Tensor:
@@ -126,27 +134,47 @@ class ReversibleInstanceNorm(nn.Module):
         self.affine_weight = nn.Parameter(torch.ones(n_channels))
         self.affine_bias = nn.Parameter(torch.zeros(n_channels))
 
-    def normalize(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Return ``(x_normalised, center, stdev)`` for ``x`` of shape ``(B, T, C)``.
+    def statistics(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The detached ``(center, stdev)`` of ``x`` ``(B, T, C)``, each ``(B, 1, C)``."""
+        variance, mean = torch.var_mean(x.detach(), dim=1, keepdim=True, unbiased=False)
+        center = mean if self.center == "mean" else x[:, -1:, :].detach()
+        return center, torch.sqrt(variance + self.eps)
 
-        ``center`` is the subtracted ``(B, 1, C)`` statistic: the window mean, or its last value.
+    def normalize(
+        self, x: torch.Tensor, offset: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Return ``(x_normalised + offset, center, stdev)`` for ``x`` of shape ``(B, T, C)``.
+
+        ``center`` is the subtracted ``(B, 1, C)`` statistic: the window mean, or its last value. ``offset`` (e.g. a
+        positional encoding ``(T, C)``) is added in the same pass.
         """
-        center = (x.mean(dim=1, keepdim=True) if self.center == "mean" else x[:, -1:, :]).detach()
-        stdev = torch.sqrt(x.var(dim=1, keepdim=True, unbiased=False) + self.eps).detach()
-        return (x - center) / stdev * self.affine_weight + self.affine_bias, center, stdev
+        center, stdev = self.statistics(x)
+        scale = self.affine_weight / stdev  # (B, 1, C): one multiply-add over the window instead of four passes
+        shift = self.affine_bias - center * scale
+        if offset is not None:
+            shift = shift + offset
+        return torch.addcmul(shift, x, scale), center, stdev
 
     def denormalize(
-        self, y: torch.Tensor, center: torch.Tensor, stdev: torch.Tensor, n_channels: int
+        self, y: torch.Tensor, center: torch.Tensor, stdev: torch.Tensor, n_channels: int,
+        center_weight: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Invert :meth:`normalize` on the first ``n_channels`` channels of ``y`` ``(B, H, n_channels, K)``."""
-        weight = self.affine_weight[:n_channels].view(1, 1, -1, 1)
-        bias = self.affine_bias[:n_channels].view(1, 1, -1, 1)
-        y = (y - bias) / (weight + self.eps * self.eps)
-        return y * stdev[:, :, :n_channels, None] + center[:, :, :n_channels, None]
+        """Invert :meth:`normalize` on the first ``n_channels`` channels of ``y`` ``(B, H, n_channels, K)``.
+
+        ``center_weight`` ``(n_channels,)``, if given, weights the centre that is added back (1 re-adds it fully).
+        """
+        scale = stdev[:, :, :n_channels, None] / (self.affine_weight[:n_channels, None] + self.eps * self.eps)
+        center = center[:, :, :n_channels, None]
+        if center_weight is not None:
+            center = center * center_weight[:, None]
+        return torch.addcmul(center - self.affine_bias[:n_channels, None] * scale, y, scale)
 
 
 class SeriesDecomposition(nn.Module):
     """Moving-average trend / seasonal split, ends padded by repetition, stride 1.
+
+    The moving average is computed from a running sum (one cumulative sum and one difference), whatever the
+    kernel size.
 
     Parameters
     ----------
@@ -157,13 +185,24 @@ class SeriesDecomposition(nn.Module):
     def __init__(self, kernel_size: int) -> None:
         super().__init__()
         self.kernel_size = kernel_size
-        self.pool = nn.AvgPool1d(kernel_size=kernel_size, stride=1)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Return ``(seasonal, trend)`` for ``x`` of shape ``(B, T, C)``."""
+    def trend(self, x: torch.Tensor, dim: int = 1) -> torch.Tensor:
+        """The moving average of ``x`` along ``dim`` (same shape as ``x``)."""
+        along_last = x.movedim(dim, -1)
+        rows = along_last if along_last.dim() == 3 else along_last.reshape(-1, 1, along_last.shape[-1])
         pad = (self.kernel_size - 1) // 2
-        padded = torch.cat([x[:, :1].expand(-1, pad, -1), x, x[:, -1:].expand(-1, pad, -1)], dim=1)
-        trend = self.pool(padded.transpose(1, 2)).transpose(1, 2)
+        padded = F.pad(rows, (pad, pad), mode="replicate")
+        # centred on the first value before summing, so the running sum stays small and float32 keeps its precision;
+        # the centre cancels in the average, so no gradient flows through it
+        centre = rows[..., :1].detach()
+        running = F.pad((padded - centre).cumsum(-1), (1, 0))
+        window_sums = running[..., self.kernel_size :] - running[..., : -self.kernel_size]
+        trend = torch.add(centre, window_sums, alpha=1.0 / self.kernel_size)
+        return trend.reshape(along_last.shape).movedim(-1, dim)
+
+    def forward(self, x: torch.Tensor, dim: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return ``(seasonal, trend)`` for ``x`` of shape ``(B, T, C)`` (time along ``dim``, default 1)."""
+        trend = self.trend(x, dim)
         return x - trend, trend
 
 
@@ -172,6 +211,10 @@ class ScaleEncoder(nn.Module):
 
     ``M = Dropout(Linear(d->L)(ReLU(Linear(L->d)(U))))`` along time per channel; ``G = M * D(U)``;
     ``U' = U + G (+ Dropout(MLP_C(G)) when mixing channels)``; output ``Linear(L->H)(U')``.
+
+    One module holds ``n_branches`` encoders of the same shape with their own weights (the network's seasonal
+    encoder is branch 0 and its trend encoder branch 1 at every scale): each weight has a leading branch axis
+    and the branches run as one batched matrix product per layer.
 
     Parameters
     ----------
@@ -187,31 +230,71 @@ class ScaleEncoder(nn.Module):
         Dropout rate after each MLP.
     channel_mixing
         Whether to add the channel MLP.
+    n_branches
+        Number of encoders held (default 1).
+
+    Attributes
+    ----------
+    temporal_in_weight, temporal_in_bias, temporal_out_weight, temporal_out_bias
+        The temporal MLP, ``(n_branches, d_model, length)`` then ``(n_branches, length, d_model)``.
+    channel_in_weight, channel_in_bias, channel_out_weight, channel_out_bias
+        The channel MLP (absent without channel mixing), ``(n_branches, d_model, C)`` then ``(n_branches, C, d_model)``.
+    head_weight, head_bias
+        The head, ``(n_branches, horizon, length)``.
     """
 
+    #: each weight's name in the layout with one ``nn.Linear`` per encoder (``seasonal_encoders.{s}.<name>``)
+    LEGACY_NAMES: dict[str, str] = {
+        "temporal_in": "temporal.0", "temporal_out": "temporal.2", "channel_in": "channel.0",
+        "channel_out": "channel.2", "head": "head",
+    }
+
     def __init__(
-        self, length: int, horizon: int, n_channels: int, d_model: int, dropout: float, channel_mixing: bool
+        self, length: int, horizon: int, n_channels: int, d_model: int, dropout: float, channel_mixing: bool,
+        n_branches: int = 1, initialise: bool = True,
     ) -> None:
         super().__init__()
-        self.temporal = nn.Sequential(
-            nn.Linear(length, d_model), nn.ReLU(), nn.Linear(d_model, length), nn.Dropout(dropout)
-        )
-        self.channel = (
-            nn.Sequential(
-                nn.Linear(n_channels, d_model), nn.ReLU(), nn.Linear(d_model, n_channels), nn.Dropout(dropout)
-            )
-            if channel_mixing
-            else None
-        )
-        self.head = nn.Linear(length, horizon)
+        self.n_branches = n_branches
+        self.channel_mixing = channel_mixing
+        self.shapes = {"temporal_in": (d_model, length), "temporal_out": (length, d_model)}
+        if channel_mixing:
+            self.shapes.update(channel_in=(d_model, n_channels), channel_out=(n_channels, d_model))
+        self.shapes["head"] = (horizon, length)
+        for name, (n_out, n_in) in self.shapes.items():
+            self.register_parameter(f"{name}_weight", nn.Parameter(torch.empty(n_branches, n_out, n_in)))
+            self.register_parameter(f"{name}_bias", nn.Parameter(torch.empty(n_branches, n_out)))
+        self.dropout = nn.Dropout(dropout)
+        if initialise:
+            for branch in range(n_branches):
+                self.initialise_branch(branch)
+
+    @torch.no_grad()
+    def initialise_branch(self, branch: int) -> None:
+        """Draw one branch's weights as ``nn.Linear`` does, layer by layer (temporal, channel, head)."""
+        for name, (n_out, n_in) in self.shapes.items():
+            layer = nn.Linear(n_in, n_out)
+            getattr(self, f"{name}_weight")[branch] = layer.weight
+            getattr(self, f"{name}_bias")[branch] = layer.bias
+
+    def _linear(self, name: str, u: torch.Tensor, along_rows: bool = False) -> torch.Tensor:
+        """One ``Linear`` per branch on ``u`` ``(n_branches, N, n_in)`` (``along_rows``: ``(n_branches, n_in, N)``)."""
+        weight, bias = getattr(self, f"{name}_weight"), getattr(self, f"{name}_bias")
+        if along_rows:
+            return torch.baddbmm(bias.unsqueeze(2), weight, u)
+        return torch.baddbmm(bias.unsqueeze(1), u, weight.transpose(1, 2))
 
     def forward(self, u: torch.Tensor) -> torch.Tensor:
-        """Map ``(B, length, C)`` to ``(B, horizon, C)``."""
-        gate = self.temporal(u.transpose(1, 2)).transpose(1, 2) * lagged_difference(u)
+        """Map ``(n_branches, C, B, length)`` (channels first, time last) to ``(n_branches, C, B, horizon)``."""
+        branches, channels, batch, length = u.shape
+        rows = u.reshape(branches, channels * batch, length)  # every (channel, window) series is a row
+        hidden = self._linear("temporal_in", rows).relu_()
+        gate = self.dropout(self._linear("temporal_out", hidden)).view_as(u) * lagged_difference(u, dim=-1)
         out = u + gate
-        if self.channel is not None:
-            out = out + self.channel(gate)
-        return self.head(out.transpose(1, 2)).transpose(1, 2)
+        if self.channel_mixing:  # over the channel axis: (d, C) @ (C, B * length) per branch
+            columns = gate.view(branches, channels, batch * length)
+            hidden = self._linear("channel_in", columns, along_rows=True).relu_()
+            out = out + self.dropout(self._linear("channel_out", hidden, along_rows=True)).view_as(u)
+        return self._linear("head", out.view(branches, channels * batch, length)).view(branches, channels, batch, -1)
 
 
 class CrossPatchAttention(nn.Module):
@@ -263,20 +346,19 @@ class CrossPatchAttention(nn.Module):
             ``(B, P, p, p)``.
         """
         batch, length, channels = query.shape
-        q, k_patch, k_local, v = (self._patches(t) for t in (query, patch_keys, local_keys, values))
+        q, k_patch, k_local = (self._patches(t) for t in (query, patch_keys, local_keys))
+        v = q if values is query else self._patches(values)
 
-        q_p = self.patch_query(q.mean(dim=2))
-        k_p = self.patch_key(k_patch.mean(dim=2))
-        v_p = self.patch_value(v.mean(dim=2))
+        pooled_q = q.mean(dim=2)
+        pooled_v = pooled_q if v is q else v.mean(dim=2)
+        q_p, k_p, v_p = self.patch_query(pooled_q), self.patch_key(k_patch.mean(dim=2)), self.patch_value(pooled_v)
         patch_attention = torch.softmax(q_p @ k_p.transpose(-2, -1) / self.scale, dim=-1)
         patch_context = (patch_attention @ v_p).unsqueeze(2)  # (B, P, 1, C): broadcast over steps
 
         q_l, k_l, v_l = self.local_query(q), self.local_key(k_local), self.local_value(v)
         local_attention = torch.softmax(q_l @ k_l.transpose(-2, -1) / self.scale, dim=-1)
-        local_context = local_attention @ v_l
-
-        context = (patch_context + local_context).reshape(batch, -1, channels)[:, :length]
-        return context, patch_attention, local_attention
+        context = patch_context + local_attention @ v_l
+        return context.reshape(batch, -1, channels)[:, :length], patch_attention, local_attention
 
 
 class DistributedLag(nn.Module):
@@ -312,8 +394,8 @@ class DistributedLag(nn.Module):
 
 
 def _stretch(x: torch.Tensor, length: int) -> torch.Tensor:
-    """Linearly interpolate ``(B, T, C)`` along time to ``(B, length, C)``."""
-    return F.interpolate(x.transpose(1, 2), size=length, mode="linear").transpose(1, 2)
+    """Linearly interpolate ``(..., T)`` along its last axis (time) to ``(..., length)``."""
+    return F.interpolate(x, size=length, mode="linear")
 
 
 class CrossScaleNet(nn.Module):
@@ -409,14 +491,16 @@ class CrossScaleNet(nn.Module):
             "positional_encoding", sinusoidal_positional_encoding(input_length, n_channels), persistent=False
         )
         self.decomposition = SeriesDecomposition(config.moving_avg_kernel)
-        self.seasonal_encoders = nn.ModuleList(
-            ScaleEncoder(length, output_length, n_channels, d_model, dropout, channel_mixing)
+        # one module per scale holds its seasonal (branch 0) and trend (branch 1) encoders; drawn in the order of
+        # separate modules (every seasonal encoder, then every trend encoder), so a seed gives the same weights
+        self.scale_encoders = nn.ModuleList(
+            ScaleEncoder(length, output_length, n_channels, d_model, dropout, channel_mixing, n_branches=2,
+                         initialise=False)
             for length in self.scale_lengths
         )
-        self.trend_encoders = nn.ModuleList(
-            ScaleEncoder(length, output_length, n_channels, d_model, dropout, channel_mixing)
-            for length in self.scale_lengths
-        )
+        for branch in (SEASONAL, TREND):
+            for encoder in self.scale_encoders:
+                encoder.initialise_branch(branch)
         self.attention = nn.ModuleList(CrossPatchAttention(n_channels, p) for p in self.patch_lengths[1:])
         self.scale_weights = nn.Parameter(torch.ones(n_scales))
         self.projection = (
@@ -449,6 +533,52 @@ class CrossScaleNet(nn.Module):
             nn.Linear(n_static_covariates, n_targets * nr_params) if n_static_covariates else None
         )
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickle, converting a network pickled with one module per encoder to the stacked :class:`ScaleEncoder`.
+
+        Whole pickled networks (sktime saves hold one) of the package's first releases have ``seasonal_encoders`` and
+        ``trend_encoders`` (one ``nn.Linear`` per layer); their weights, and their dropout modules (Darts may have
+        replaced them by Monte Carlo dropout), move into ``scale_encoders``.
+        """
+        super().__setstate__(state)
+        modules = self._modules
+        if "seasonal_encoders" not in modules or "scale_encoders" in modules:
+            return
+        seasonal, trend = modules.pop("seasonal_encoders"), modules.pop("trend_encoders")
+        config = self.config
+        encoders = []
+        for s, pair in enumerate(zip(seasonal, trend, strict=True)):
+            encoder = ScaleEncoder(self.scale_lengths[s], self.output_length, self.n_channels, config.d_model,
+                                   config.dropout, config.channel_mixing, n_branches=2, initialise=False)
+            old = [dict(branch.named_modules()) for branch in pair]
+            for name, legacy in ScaleEncoder.LEGACY_NAMES.items():
+                if name not in encoder.shapes:
+                    continue
+                for kind in ("weight", "bias"):
+                    stacked = torch.stack([getattr(layers[legacy], kind).detach() for layers in old])
+                    setattr(encoder, f"{name}_{kind}", nn.Parameter(stacked))
+            encoder.dropout = pair[SEASONAL].temporal[3]
+            encoder.train(pair[SEASONAL].training)
+            encoders.append(encoder)
+        self.scale_encoders = nn.ModuleList(encoders)
+
+    def _load_from_state_dict(self, state_dict: dict[str, torch.Tensor], prefix: str, *args: Any) -> None:
+        """Load state_dicts with one module per encoder too, into the stacked :class:`ScaleEncoder` weights.
+
+        In that layout (saved models of the package's first releases) the keys are
+        ``seasonal_encoders.{s}.temporal.0.weight``, ``trend_encoders.{s}.temporal.0.weight`` and so on
+        (:attr:`ScaleEncoder.LEGACY_NAMES`); they become branches 0 and 1 of ``scale_encoders.{s}.temporal_in_weight``.
+        """
+        for s in range(self.n_scales):
+            for name, legacy in ScaleEncoder.LEGACY_NAMES.items():
+                for kind in ("weight", "bias"):
+                    keys = [f"{prefix}{group}.{s}.{legacy}.{kind}" for group in ("seasonal_encoders", "trend_encoders")]
+                    if all(key in state_dict for key in keys):
+                        state_dict[f"{prefix}scale_encoders.{s}.{name}_{kind}"] = torch.stack(
+                            [state_dict.pop(key) for key in keys]
+                        )
+        super()._load_from_state_dict(state_dict, prefix, *args)
+
     def scale_tokens(
         self, x: torch.Tensor
     ) -> tuple[list[torch.Tensor], torch.Tensor | None, torch.Tensor | None]:
@@ -468,11 +598,23 @@ class CrossScaleNet(nn.Module):
             )
         center = stdev = None
         if self.instance_norm is not None:
-            x, center, stdev = self.instance_norm.normalize(x)
-        scales = [x + self.positional_encoding.to(x.dtype)]
-        for _ in range(1, self.n_scales):
-            scales.append(F.avg_pool1d(scales[-1].transpose(1, 2), kernel_size=2).transpose(1, 2))
+            tokens, center, stdev = self.instance_norm.normalize(x, offset=self.positional_encoding)
+        else:
+            tokens = x + self.positional_encoding
+        scales = [tokens]
+        for length in self.scale_lengths[1:]:  # average pooling by 2 along time
+            scales.append(scales[-1].view(x.shape[0], length, 2, self.n_channels).mean(dim=2))
         return scales, center, stdev
+
+    def encode_scale(self, s: int, u: torch.Tensor) -> torch.Tensor:
+        """Decompose the tokens ``u`` ``(B, L_s, C)`` and run scale ``s``'s seasonal and trend encoders.
+
+        Returns ``(2, C, B, H)``: the seasonal (index :data:`SEASONAL`) and trend (:data:`TREND`) forecasts, channels
+        first (the encoders' layout, in which both their temporal and their channel layers are single matrix
+        products).
+        """
+        seasonal, trend = self.decomposition(u.permute(2, 0, 1), dim=-1)
+        return self.scale_encoders[s](torch.stack((seasonal, trend)))
 
     def forward(
         self,
@@ -497,31 +639,28 @@ class CrossScaleNet(nn.Module):
         CrossScaleNetOutput
         """
         batch = x.shape[0]
-        scales, center, stdev = self.scale_tokens(x)
+        scales, center, stdev = self.scale_tokens(x)  # (B, L_s, C): the attention's tokens
         weights = torch.sigmoid(self.scale_weights)
-        predictions, patch_attention, local_attention = [], [], []
-        seasonal_0 = None
-        for s, u in enumerate(scales):
-            if s > 0:
-                length = self.scale_lengths[s]
-                u, a_patch, a_local = self.attention[s - 1](
-                    u, _stretch(predictions[0], length), _stretch(seasonal_0, length), u
-                )
-                patch_attention.append(a_patch)
-                local_attention.append(a_local)
-            seasonal, trend = self.decomposition(u)
-            seasonal_out = self.seasonal_encoders[s](seasonal)
-            predictions.append(weights[s] * (seasonal_out + self.trend_encoders[s](trend)))
-            if s == 0:
-                seasonal_0 = seasonal_out
+        encoded = self.encode_scale(0, scales[0])
+        seasonal_0 = encoded[SEASONAL]
+        predictions = [weights[0] * encoded.sum(dim=0)]  # (C, B, H) per scale
+        patch_attention, local_attention = [], []
+        for s in range(1, self.n_scales):
+            # keys: the scale-0 forecast and its seasonal part, stretched to this scale's length
+            length = self.scale_lengths[s]
+            patch_keys = _stretch(predictions[0], length).permute(1, 2, 0)
+            local_keys = _stretch(seasonal_0, length).permute(1, 2, 0)
+            context, a_patch, a_local = self.attention[s - 1](scales[s], patch_keys, local_keys, scales[s])
+            patch_attention.append(a_patch)
+            local_attention.append(a_local)
+            predictions.append(weights[s] * self.encode_scale(s, context).sum(dim=0))
 
         if self.config.scale_fusion == "linear":
-            stacked = torch.cat(predictions, dim=1)  # (B, n_scales * H, C)
-            out = self.projection(stacked.transpose(1, 2))  # (B, C, H * K)
-            out = out.reshape(batch, self.n_channels, self.output_length, self.nr_params).transpose(1, 2)
+            fused = torch.cat(predictions, dim=-1)[: self.n_targets]  # (n_targets, B, n_scales * H)
         else:
-            out = self.projection(torch.stack(predictions).sum(dim=0).unsqueeze(-1))  # (B, H, C, K)
-        out = out[:, :, : self.n_targets]  # (B, H, n_targets, K)
+            fused = torch.stack(predictions).sum(dim=0)[: self.n_targets, :, :, None]  # (n_targets, B, H, 1)
+        out = self.projection(fused).view(self.n_targets, batch, self.output_length, self.nr_params)
+        out = out.permute(1, 2, 0, 3)  # (B, H, n_targets, K)
 
         if self.future_projection is not None:
             if future_covariates is None:
@@ -537,9 +676,7 @@ class CrossScaleNet(nn.Module):
                 batch, 1, self.n_targets, self.nr_params
             )
         if self.instance_norm is not None:
-            out = self.instance_norm.denormalize(out, center, stdev, self.n_targets)
-            if self.mean_gate is not None:
-                out = out - (1.0 - self.mean_gate).view(1, 1, -1, 1) * center[:, :, : self.n_targets, None]
+            out = self.instance_norm.denormalize(out, center, stdev, self.n_targets, center_weight=self.mean_gate)
         if self.covariate_projection is not None:
             # on the covariates as given and after the target's normalisation is inverted: a covariate's lagged
             # value then reaches the target linearly, which a map between normalised windows cannot do (the

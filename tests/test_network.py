@@ -7,6 +7,8 @@ import torch
 
 from crossscale_ext import ArchitectureConfig, CrossScaleNet
 from crossscale_ext.network import (
+    SEASONAL,
+    TREND,
     DistributedLag,
     ReversibleInstanceNorm,
     SeriesDecomposition,
@@ -56,8 +58,8 @@ def test_gradients_reach_scale0_encoders_through_the_keys():
         net.projection.weight[:, :16] = 0.0
     net(torch.randn(4, 64, 2)).forecast.pow(2).mean().backward()
     # only the keys (scale-0 forecast and its seasonal part) connect scale 0 to the output now
-    assert net.seasonal_encoders[0].head.weight.grad.abs().sum() > 0
-    assert net.trend_encoders[0].head.weight.grad.abs().sum() > 0
+    assert net.scale_encoders[0].head_weight.grad[SEASONAL].abs().sum() > 0
+    assert net.scale_encoders[0].head_weight.grad[TREND].abs().sum() > 0
     assert net.attention[0].patch_key.weight.grad.abs().sum() > 0
     assert net.attention[0].local_key.weight.grad.abs().sum() > 0
 
@@ -175,8 +177,8 @@ def test_sum_fusion_is_the_weighted_sum_of_the_scale_forecasts():
         out = net(x)
         scales, _, _ = net.scale_tokens(x)
         # scale 0 needs no attention, so its forecast is its encoders' sum times its weight
-        seasonal, trend = net.decomposition(scales[0])
-        scale_0 = out.scale_weights[0] * (net.seasonal_encoders[0](seasonal) + net.trend_encoders[0](trend))
+        seasonal_and_trend = net.encode_scale(0, scales[0])  # (2, C, B, H)
+        scale_0 = out.scale_weights[0] * seasonal_and_trend.sum(dim=0).permute(1, 2, 0)
         assert out.forecast.shape == (4, 8, 3, 1)
         # removing scale 0's share leaves the other scales' share, which depends on scale 0 only through attention
         assert not torch.allclose(out.forecast[..., 0], scale_0)

@@ -69,3 +69,24 @@ def test_named_recipes_differ_only_in_the_learning_rate(trainer_kwargs):
     series = noisy_sine(300)
     model.fit(series[:220], val_series=series[220:])
     assert 1 <= model.epochs_trained <= 4
+
+
+def test_fused_optimizer_is_the_default_unless_the_arguments_choose():
+    from crossscale_ext.training import fast_optimizer_kwargs
+
+    assert fast_optimizer_kwargs(torch.optim.Adam, None) == {"fused": True}
+    assert fast_optimizer_kwargs(torch.optim.AdamW, {"lr": 1e-3}) == {"lr": 1e-3, "fused": True}
+    for chosen in ({"fused": False}, {"foreach": True}, {"differentiable": True}):
+        assert fast_optimizer_kwargs(torch.optim.Adam, chosen) == chosen
+    assert fast_optimizer_kwargs(torch.optim.RMSprop, {"lr": 0.1}) == {"lr": 0.1}  # no fused implementation
+    given = {"lr": 1e-3}
+    fast_optimizer_kwargs(torch.optim.Adam, given)
+    assert given == {"lr": 1e-3}  # the caller's dict is not modified
+
+
+def test_darts_model_trains_with_the_fused_adam(trainer_kwargs):
+    model = CrossScaleNetModel(**TINY, pl_trainer_kwargs=trainer_kwargs, optimizer_kwargs={"lr": 1e-3})
+    model.fit(noisy_sine(120))
+    (optimizer,) = model.trainer.optimizers
+    assert optimizer.defaults["fused"] is True
+    assert model.model_params["optimizer_kwargs"] == {"lr": 1e-3}  # the saved arguments stay the user's
