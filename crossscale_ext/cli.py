@@ -43,6 +43,10 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
         "crossscale_ext.benchmarks.speed",
         "training, inference and saliency speed of the network and the Darts model against peers, in one process",
     ),
+    ("bench", "panel"): (
+        "crossscale_ext.benchmarks.panel",
+        "saliency of the last window of many series against predict of the same series",
+    ),
     ("bench", "defaults"): (
         "crossscale_ext.benchmarks.defaults",
         "choose the covariate path and learning rate on validation data (SYN1-SYN8 train parts only)",

@@ -86,3 +86,12 @@ def test_time_interleaved_runs_every_task_each_round():
                                device="cpu", warmup=1)
     assert calls == ["a", "b"] + ["a", "b"] * 3  # one warm-up call of each, then interleaved rounds
     assert set(timings) == {"a", "b"} and all(ms >= 0 for ms in timings.values())
+
+
+def test_bench_panel_prints_predict_and_saliency_per_panel_size(capsys):
+    from crossscale_ext.cli import main
+
+    assert main(["bench", "panel", "--series", "1", "3", "--repeats", "1"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ") and line[2].isdigit()]
+    assert [row.split("|")[1].strip() for row in rows] == ["1", "3"]
+    assert all(float(row.split("|")[4]) > 0 for row in rows)
