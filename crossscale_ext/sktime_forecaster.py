@@ -73,10 +73,10 @@ class CrossScaleNetForecaster(BaseForecaster):
     mean AUROC 0.99; see the saliency benchmark). The paper's attention maps (``paper``, ``per_step``,
     ``per_component``) are one argument away (``kind=``); their columns carry the prefix ``attention_``, as
     they score near chance on the same benchmark. In a fitted pipeline, :func:`pipeline_saliency` finds this
-    forecaster and returns its maps. ``get_fitted_params()`` contains summaries averaged over the windows of
-    the data seen so far (``saliency_gradient`` and ``gradient_importance``, and the attention summaries
-    ``saliency_per_step``, ``saliency_paper``, ``saliency_per_component``, ``component_importance``; tag
-    ``capability:feature_importance``).
+    forecaster and returns its maps. :meth:`saliency_summary` averages the maps over the windows of the data
+    seen so far (``saliency_gradient`` and ``gradient_importance``, and the attention summaries
+    ``saliency_per_step``, ``saliency_paper``, ``saliency_per_component``, ``component_importance``);
+    ``get_fitted_params()`` holds the Darts model and the input channels, and runs no saliency pass.
 
     Parameters
     ----------
@@ -161,7 +161,7 @@ class CrossScaleNetForecaster(BaseForecaster):
     (32, 1)
     >>> forecaster.saliency(kind="per_step").columns.tolist()  # an attention map of the paper
     ['attention_per_step']
-    >>> forecaster.get_fitted_params()["gradient_importance"].round(2).tolist()
+    >>> forecaster.saliency_summary()["gradient_importance"].round(2).tolist()
     [1.0]
     """
 
@@ -186,7 +186,8 @@ class CrossScaleNetForecaster(BaseForecaster):
         "capability:update": True,  # _update appends data and optionally retrains
         "capability:random_state": True,  # random_state is a parameter
         "property:randomness": "derandomized",  # deterministic once random_state is set
-        "capability:feature_importance": True,  # saliency summaries in get_fitted_params
+        # the saliency summaries need a saliency pass: saliency_summary(), not get_fitted_params (kept cheap)
+        "capability:feature_importance": False,
         "requires-fh-in-fit": False,  # the network's horizon is output_chunk_length, not fh
         "X-y-must-have-same-index": True,
         "fit_is_empty": False,
@@ -386,7 +387,6 @@ class CrossScaleNetForecaster(BaseForecaster):
         # copies: sktime may hand over the caller's own frame, which the caller may change later
         self._cur_y, self._cur_X = y.copy(), (None if X is None else X.copy())
         self.darts_model_ = self._train(instances)
-        self._summary = None  # get_fitted_params' saliency summary of this fitted state, computed on first request
         return self
 
     def _update(self, y: pd.DataFrame, X: pd.DataFrame | None = None, update_params: bool = True):
@@ -396,7 +396,6 @@ class CrossScaleNetForecaster(BaseForecaster):
         if update_params:
             self.darts_model_ = self._train(instances, None if self.update_epochs == 0 else self.darts_model_)
         self._cur_y, self._cur_X = all_y, all_X
-        self._summary = None
         return self
 
     def _check_fh(self, fh, pred_int: bool = False):
@@ -554,29 +553,38 @@ default="gradient"
         return (self._adapter.saliency_frame([chunk], kind, "all") for chunk in chunks)
 
     def _get_fitted_params(self) -> dict:
-        """Get fitted parameters: the Darts model and saliency summaries.
-
-        The summaries average the saliency over the input windows of the data seen so far (at most 512 evenly
-        spaced windows per series). They are computed once per fitted state, at the first call after ``fit`` or
-        ``update`` (one saliency pass over those windows); later calls reuse them.
+        """Get fitted parameters: the Darts model and the network's input channels (no saliency pass).
 
         Returns
         -------
         fitted_params : dict
             ``darts_model``: the fitted ``CrossScaleNetModel``; ``input_components``: the network's input
-            channels (y's columns, then X's); ``saliency_per_step``, ``saliency_paper`` and
-            ``saliency_gradient``: ``pd.Series`` indexed by lag (1 = the last input time point; the gradient
-            map in forecast units per input unit); ``saliency_per_component``: ``pd.DataFrame`` lag x input
-            component; ``component_importance`` and ``gradient_importance``: ``pd.Series`` of each input
-            component's share of the per-component attention map and of the gradient map (each sums to 1);
+            channels (y's columns, then X's). The saliency summaries are :meth:`saliency_summary`.
+        """
+        return {"darts_model": self.darts_model_, "input_components": self._adapter.input_components}
+
+    def saliency_summary(self) -> dict:
+        """Saliency averaged over the input windows of the data seen so far, by lag and by input component.
+
+        One saliency pass over at most 512 evenly spaced windows per series (so it is not part of
+        ``get_fitted_params``, which stays cheap).
+
+        Returns
+        -------
+        dict
+            ``saliency_gradient`` (the recommended map) and the attention maps' ``saliency_per_step`` and
+            ``saliency_paper``: ``pd.Series`` indexed by lag (1 = the last input time point; the gradient map in
+            forecast units per input unit); ``saliency_per_component``: ``pd.DataFrame`` lag x input component
+            (attention); ``gradient_importance`` and ``component_importance``: ``pd.Series`` of each input
+            component's share of the gradient map and of the per-component attention map (each sums to 1);
             ``n_saliency_windows``: the number of windows averaged.
         """
-        components = self._adapter.input_components
-        if getattr(self, "_summary", None) is None:
-            stride = adapter.summary_stride(self._seen_instances(), self.input_chunk_length)
-            results = self._saliency_results("all", gradients=True, stride=stride, maps=adapter.SUMMARY_MAPS)
-            self._summary = adapter.saliency_summary([r for _, _, r in results], components, self.input_chunk_length)
-        return {"darts_model": self.darts_model_, "input_components": components, **self._summary}
+        self.check_is_fitted()
+        stride = adapter.summary_stride(self._seen_instances(), self.input_chunk_length)
+        results = self._saliency_results("all", gradients=True, stride=stride, maps=adapter.SUMMARY_MAPS)
+        return adapter.saliency_summary(
+            [r for _, _, r in results], self._adapter.input_components, self.input_chunk_length
+        )
 
     # ------------------------------------------------------------------ persistence
     def __getstate__(self) -> dict:
