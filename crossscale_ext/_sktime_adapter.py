@@ -41,7 +41,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from darts import TimeSeries
 
     from crossscale_ext.darts_model import CrossScaleNetModel
-    from crossscale_ext.saliency import SaliencyResult
+    from crossscale_ext.saliency import PanelSaliency, SaliencyResult
 
 __all__ = [
     "DartsAdapter",
@@ -867,6 +867,46 @@ class DartsAdapter:
             if result is None:
                 return
             yield instances[result.metadata["series_index"]], 0, result
+
+    def panel_saliency(
+        self,
+        model: CrossScaleNetModel,
+        instances: list[Instance],
+        windows: str,
+        kind: str,
+        groups: Any,
+        windows_per_chunk: int,
+        quiet: Callable[[], AbstractContextManager] = nullcontext,
+    ) -> PanelSaliency:
+        """The Darts model's panel summary over ``instances``, grouped by ``groups``, labelled in y's columns.
+
+        ``groups``: None (one group, ``"all"``), the name of one of y's instance levels, or a function of an
+        instance's key (the tuple of its instance labels) that returns its group.
+        """
+        from crossscale_ext.explainability import SaliencyRequest, panel_saliency
+
+        if groups is None:
+            labels = ["all"] * len(instances)
+        elif isinstance(groups, str):
+            if groups not in self.instance_names:
+                raise ValueError(f"groups={groups!r} is not an instance level of y; its levels are "
+                                 f"{list(self.instance_names)} (or pass a function of the instance key).")
+            position = list(self.instance_names).index(groups)
+            labels = [instance.key[position] for instance in instances]
+        elif callable(groups):
+            labels = [groups(instance.key) for instance in instances]
+        else:
+            raise TypeError(f"groups must be None, an instance level name or a function of the instance key; got "
+                            f"{type(groups).__name__}.")
+        starts = [len(i.y) - self.input_chunk_length if windows == "last" else 0 for i in instances]
+        series, covariates = self.darts_inputs(instances, starts, None, 0, self.output_chunk_length, "saliency")
+        request = SaliencyRequest(windows=windows, overlap_end=windows == "all", maps=(kind,), inputs=False)
+        with quiet():
+            summary = panel_saliency(model, series, future_covariates=covariates, request=request, kind=kind,
+                                     groups=labels, windows_per_chunk=windows_per_chunk)
+        if summary.importance is not None:
+            summary.importance.columns = pd.Index(self.input_components, name=kind)
+        return summary
 
     def saliency_frame(
         self, results: list[tuple[Instance, int, SaliencyResult]], kind: str, windows: str

@@ -39,9 +39,11 @@ from crossscale_ext.explainability import (
     compute_saliency,
     explain,
     iter_saliency,
+    panel_saliency,
 )
+from crossscale_ext.maps import RECOMMENDED_MAP
 from crossscale_ext.network import CrossScaleNet
-from crossscale_ext.saliency import SaliencyResult
+from crossscale_ext.saliency import PanelSaliency, SaliencyResult
 from crossscale_ext.training import fast_optimizer_kwargs
 
 __all__ = ["CrossScaleNetModel", "INFERENCE_LOCK", "TrainingDivergedError"]
@@ -821,6 +823,46 @@ class CrossScaleNetModel(MixedCovariatesTorchModel):
             batch_size=batch_size, gradients=gradients, maps=maps, dtype=dtype, inputs=inputs,
         )
         return iter_saliency(self, series, past_covariates, future_covariates, request, windows_per_chunk)
+
+    def panel_saliency(
+        self,
+        series: TimeSeries | Sequence[TimeSeries],
+        past_covariates: TimeSeries | Sequence[TimeSeries] | None = None,
+        future_covariates: TimeSeries | Sequence[TimeSeries] | None = None,
+        groups: Sequence[Any] | None = None,
+        windows: Literal["last", "all"] = "last",
+        kind: str = RECOMMENDED_MAP,
+        windows_per_chunk: int = 10_000,
+        batch_size: int | None = None,
+    ) -> PanelSaliency:
+        """Which inputs and lags matter across a whole panel of series, overall or per group of series.
+
+        Explains the windows of every series (batched across series, as :meth:`saliency`) and sums the maps as
+        they stream, ``windows_per_chunk`` windows at a time, so memory does not grow with the panel.
+
+        Parameters
+        ----------
+        series, past_covariates, future_covariates
+            The panel and its covariates, as for :meth:`saliency`.
+        groups
+            One label per series (e.g. a store's region); None puts every series in one group, ``"all"``.
+        windows
+            ``"last"`` (default): the window of each series' next forecast; ``"all"``: every window.
+        kind
+            The map summarised (default ``"gradient"``, the recommended map; any map but ``raw_attention``).
+        windows_per_chunk, batch_size
+            Windows summed at a time, and per pass.
+
+        Returns
+        -------
+        PanelSaliency
+            The lag profile and the input components' shares per group, the windows counted, and ``plot()``.
+        """
+        request = SaliencyRequest(windows=windows, batch_size=batch_size, maps=(kind,), inputs=False)
+        return panel_saliency(
+            self, series, past_covariates, future_covariates, request, kind=kind, groups=groups,
+            windows_per_chunk=windows_per_chunk,
+        )
 
     def explain(
         self,

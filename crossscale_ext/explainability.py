@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -40,6 +40,8 @@ from crossscale_ext.network import CrossScaleNet
 from crossscale_ext.saliency import (
     GRADIENT_MAP_NAMES,
     RECOMMENDED_MAP,
+    PanelAccumulator,
+    PanelSaliency,
     SaliencyMaps,
     SaliencyMemoryWarning,
     SaliencyResult,
@@ -60,6 +62,7 @@ __all__ = [
     "CrossScaleNetExplainabilityResult",
     "CrossScaleNetExplainer",
     "SaliencyRequest",
+    "panel_saliency",
     "compute_saliency",
     "iter_saliency",
     "explain",
@@ -755,6 +758,37 @@ def iter_saliency(
     request = request or SaliencyRequest(windows="all")
     plan = _prepare_pass(model, series, past_covariates, future_covariates, request, stacklevel=5)
     return _chunks(plan, int(windows_per_chunk))
+
+
+def panel_saliency(
+    model: ExplainedModel,
+    series: SeriesArg,
+    past_covariates: SeriesArg = None,
+    future_covariates: SeriesArg = None,
+    request: SaliencyRequest | None = None,
+    kind: str = RECOMMENDED_MAP,
+    groups: Sequence[Any] | None = None,
+    windows_per_chunk: int = 10_000,
+) -> PanelSaliency:
+    """The saliency of every series summarised over the panel and per group.
+
+    See :meth:`CrossScaleNetModel.panel_saliency <crossscale_ext.darts_model.CrossScaleNetModel.panel_saliency>`.
+    ``request`` selects the windows (default: the last window of each series); its maps are replaced by ``kind``
+    alone and the inputs are not kept. Memory is bounded by ``windows_per_chunk`` windows.
+    """
+    accumulator = PanelAccumulator(kind)  # checks kind
+    check_int("windows_per_chunk", windows_per_chunk)
+    request = replace(request or SaliencyRequest(windows="last"), maps=(kind,), inputs=False)
+    plan = _prepare_pass(model, series, past_covariates, future_covariates, request, stacklevel=5)
+    if groups is None:
+        labels = ["all"] * len(plan.series)
+    else:
+        labels = list(groups)
+        if len(labels) != len(plan.series):
+            raise ValueError(f"groups must hold one label per series ({len(plan.series)}); got {len(labels)}.")
+    for chunk in _chunks(plan, int(windows_per_chunk)):
+        accumulator.add(chunk, labels[chunk.metadata["series_index"]])
+    return accumulator.result()
 
 
 def _chunks(plan: _SaliencyPass, windows_per_chunk: int) -> Iterator[SaliencyResult]:

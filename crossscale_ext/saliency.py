@@ -78,6 +78,8 @@ from crossscale_ext.network import CrossScaleNet, CrossScaleNetOutput
 __all__ = [
     "SaliencyResult",
     "SaliencyMaps",
+    "PanelSaliency",
+    "PanelAccumulator",
     "ShortHorizonWarning",
     "SaliencyMemoryWarning",
     "MAP_NAMES",
@@ -574,3 +576,99 @@ def warn_if_uninformative(output_length: int, n_patches: int, stacklevel: int = 
     if not informative:
         warnings.warn(short_horizon_message(output_length, n_patches), ShortHorizonWarning, stacklevel=stacklevel)
     return informative
+
+
+@dataclass
+class PanelSaliency:
+    """Which inputs and lags matter across every series of a panel, overall and per group of series.
+
+    Built from the maps of every explained window (summed as they stream, so memory does not grow with the
+    panel): by ``CrossScaleNetModel.panel_saliency`` and ``CrossScaleNetForecaster.panel_saliency``.
+
+    Attributes
+    ----------
+    kind
+        The map summarised (by default :data:`RECOMMENDED_MAP`).
+    lag_profile
+        ``DataFrame``, index ``lag`` (1 = the last input step), one column per group: the map summed over input
+        components and averaged over the group's windows.
+    importance
+        ``DataFrame``, one row per group, one column per input component: each component's share of the map over
+        the group's windows (rows sum to 1). None for a map over time only (``paper``, ``per_step``).
+    n_windows
+        ``Series``: the windows summarised per group.
+    """
+
+    kind: str
+    lag_profile: pd.DataFrame
+    importance: pd.DataFrame | None
+    n_windows: pd.Series
+
+    def plot(self, max_groups: int = 10, figsize: tuple[float, float] | None = None) -> Any:
+        """Lag profile (each group's normalised to sum 1) and component shares of up to ``max_groups`` groups."""
+        import matplotlib.pyplot as plt
+
+        groups = list(self.lag_profile.columns)[:max_groups]
+        panels = 2 if self.importance is not None else 1
+        fig, axes = plt.subplots(1, panels, figsize=figsize or (6 * panels, 3.6), squeeze=False,
+                                 constrained_layout=True)
+        ax = axes[0, 0]
+        for group in groups:
+            profile = self.lag_profile[group]
+            total = float(profile.sum())
+            ax.plot(profile.index, profile / total if total > 0 else profile, lw=1.4, label=str(group))
+        ax.set_xlabel("lag (steps before the forecast)")
+        ax.set_ylabel(f"share of the {self.kind} map")
+        if len(groups) > 1:
+            ax.legend(fontsize="small")
+        if self.importance is not None:
+            ax = axes[0, 1]
+            shares = self.importance.loc[groups]
+            image = ax.imshow(shares.to_numpy(), aspect="auto", cmap="viridis")
+            ax.set_yticks(range(len(groups)), [str(g) for g in groups])
+            ax.set_xticks(range(shares.shape[1]), [str(c) for c in shares.columns], rotation=45, ha="right")
+            ax.set_title("input component shares", fontsize=9)
+            fig.colorbar(image, ax=ax)
+        fig.suptitle(f"Panel saliency ({self.kind}), {int(self.n_windows.sum()):,} windows")
+        return fig
+
+
+class PanelAccumulator:
+    """Sums the maps of streamed :class:`SaliencyResult` chunks per group into a :class:`PanelSaliency`."""
+
+    def __init__(self, kind: str = RECOMMENDED_MAP) -> None:
+        if kind not in TEMPORAL_MAPS:
+            raise ValueError(f"kind must be one of {list(TEMPORAL_MAPS)}; got {kind!r}.")
+        self.kind = kind
+        self._sums: dict[Any, list] = {}
+        self._components: list[str] | None = None
+
+    def add(self, result: SaliencyResult, group: Any = "all") -> None:
+        """Add every window of ``result`` to ``group``."""
+        temporal = result.temporal_map(self.kind).astype(np.float64)
+        cells = result.component_map(self.kind).astype(np.float64) if self.kind in CELL_MAPS else None
+        self._components = self._components or list(result.component_names)
+        lags, shares, count = self._sums.setdefault(group, [0.0, 0.0, 0])
+        self._sums[group] = [
+            lags + temporal.sum(axis=0)[::-1],
+            shares + (cells.sum(axis=(0, 1)) if cells is not None else 0.0),
+            count + result.n_windows,
+        ]
+
+    def result(self) -> PanelSaliency:
+        """The summary of everything added so far."""
+        if not self._sums or all(count == 0 for _, _, count in self._sums.values()):
+            raise ValueError("No window was summarised: the panel holds no window to explain.")
+        groups = list(self._sums)
+        counts = pd.Series([self._sums[g][2] for g in groups], index=pd.Index(groups, name="group"), name="windows")
+        length = len(np.atleast_1d(next(s[0] for s in self._sums.values() if s[2])))
+        profile = pd.DataFrame(
+            {g: np.asarray(self._sums[g][0], dtype=np.float64) / max(self._sums[g][2], 1) for g in groups},
+            index=pd.RangeIndex(1, length + 1, name="lag"),
+        )
+        importance = None
+        if self.kind in CELL_MAPS:
+            totals = np.stack([np.broadcast_to(self._sums[g][1], (len(self._components),)) for g in groups])
+            shares = totals / np.clip(totals.sum(axis=1, keepdims=True), 1e-30, None)
+            importance = pd.DataFrame(shares, index=counts.index, columns=pd.Index(self._components, name=self.kind))
+        return PanelSaliency(kind=self.kind, lag_profile=profile, importance=importance, n_windows=counts)

@@ -552,6 +552,44 @@ default="gradient"
         )
         return (self._adapter.saliency_frame([chunk], kind, "all") for chunk in chunks)
 
+    def panel_saliency(
+        self,
+        windows: Literal["last", "all"] = "last",
+        kind: SaliencyKind = RECOMMENDED_MAP,
+        groups: str | Callable[[tuple], Any] | None = None,
+        windows_per_chunk: int = 10_000,
+    ) -> Any:
+        """Which inputs and lags matter across every series of the panel seen so far, overall or per group.
+
+        The maps of every series' windows (batched across series) are summed as they stream, at most
+        ``windows_per_chunk`` windows at a time.
+
+        Parameters
+        ----------
+        windows : {"last", "all"}, default="last"
+            As for :meth:`saliency`.
+        kind : str, default="gradient"
+            The map summarised (any ``kind`` of :meth:`saliency` but ``"all"``).
+        groups : str, callable or None, default=None
+            None: one group, ``"all"``. The name of one of y's instance levels (e.g. ``"region"``): one group per
+            label of that level. A function of an instance's key (the tuple of its instance labels): its group.
+        windows_per_chunk : int, default=10_000
+            Windows summed at a time.
+
+        Returns
+        -------
+        PanelSaliency
+            ``lag_profile`` (lag x group), ``importance`` (group x input component, y's columns then X's; rows sum
+            to 1), ``n_windows`` per group, and ``plot()``.
+        """
+        self.check_is_fitted()
+        if windows not in ("last", "all"):
+            raise ValueError(f"windows must be 'last' or 'all'; got {windows!r}.")
+        check_int("windows_per_chunk", windows_per_chunk)
+        return self._adapter.panel_saliency(
+            self.darts_model_, self._seen_instances(), windows, kind, groups, windows_per_chunk, self._quiet
+        )
+
     def _get_fitted_params(self) -> dict:
         """Get fitted parameters: the Darts model and the network's input channels (no saliency pass).
 

@@ -378,3 +378,35 @@ def test_many_series_are_batched_together_with_the_per_series_values(trainer_kwa
         mine = [c for c in chunks if c.metadata["series_index"] == i]
         assert [c.metadata["first_window"] for c in mine] == list(np.cumsum([0] + [c.n_windows for c in mine[:-1]]))
         assert_float32_close(np.concatenate([c.gradient for c in mine]), result.gradient)
+
+
+def test_panel_saliency_sums_every_series_per_group(trainer_kwargs):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panel = [noisy_sine(length=60, seed=i, n_components=2) for i in range(6)]
+    model = CrossScaleNetModel(**SMALL | {"batch_size": 4}, pl_trainer_kwargs=trainer_kwargs).fit(panel[:2])
+    groups = ["north", "south"] * 3
+    summary = model.panel_saliency(panel, groups=groups, windows="all", windows_per_chunk=7)
+    results = model.saliency(panel, windows="all", maps="gradient")
+    for group in ("north", "south"):
+        mine = [r for r, g in zip(results, groups) if g == group]
+        gradient = np.concatenate([r.gradient for r in mine])
+        assert summary.n_windows[group] == len(gradient)
+        assert_float32_close(summary.lag_profile[group].to_numpy(), gradient.sum(axis=2).mean(axis=0)[::-1])
+        shares = gradient.sum(axis=(0, 1)) / gradient.sum()
+        assert_float32_close(summary.importance.loc[group].to_numpy(), shares)
+    assert list(summary.importance.columns) == ["c0", "c1"] and summary.kind == "gradient"
+    overall = model.panel_saliency(panel)  # the last windows, one group
+    assert list(overall.lag_profile.columns) == ["all"] and overall.n_windows["all"] == 6
+    attention = model.panel_saliency(panel, kind="per_step")
+    assert attention.importance is None and attention.lag_profile["all"].sum() == pytest.approx(1.0, rel=1e-5)
+    fig = summary.plot()
+    assert len(fig.axes) >= 2
+    plt.close(fig)
+    with pytest.raises(ValueError, match="one label per series"):
+        model.panel_saliency(panel, groups=["a"])
+    with pytest.raises(ValueError, match="kind must be one of"):
+        model.panel_saliency(panel, kind="raw_attention")

@@ -763,3 +763,20 @@ def test_numeric_strings_are_fixed_by_astype_float(trainer_kwargs):
         forecaster(trainer_kwargs).fit(text)
     pd.testing.assert_frame_equal(forecaster(trainer_kwargs).fit(text.astype(float)).predict([1, 2]),
                                   forecaster(trainer_kwargs).fit(y).predict([1, 2]))
+
+
+def test_panel_saliency_groups_by_an_instance_level(trainer_kwargs):
+    rows = []
+    for region, store in [("north", "a"), ("north", "b"), ("south", "c")]:
+        index = pd.MultiIndex.from_product([[region], [store], pd.RangeIndex(50)], names=["region", "store", "time"])
+        rows.append(pd.DataFrame({"y": np.sin(np.arange(50) / (3.0 + len(rows)))}, index=index))
+    y = pd.concat(rows)
+    fitted = forecaster(trainer_kwargs).fit(y)
+    summary = fitted.panel_saliency(groups="region")
+    assert list(summary.lag_profile.columns) == ["north", "south"]
+    assert summary.n_windows.to_dict() == {"north": 2, "south": 1}
+    assert list(summary.importance.columns) == ["y"]
+    by_store = fitted.panel_saliency(windows="all", groups=lambda key: key[1])
+    assert by_store.n_windows.to_dict() == {"a": 50 - 32 + 1, "b": 50 - 32 + 1, "c": 50 - 32 + 1}
+    with pytest.raises(ValueError, match="not an instance level of y"):
+        fitted.panel_saliency(groups="city")
