@@ -249,7 +249,8 @@ class _Network:
         self.batch_size = batch_size
 
     def eval(self) -> None:
-        self.module.eval()
+        """Inference mode on the network only (Darts shares its default loss module between models)."""
+        self.network.eval()
         if hasattr(self.module, "set_mc_dropout"):
             self.module.set_mc_dropout(False)
 
