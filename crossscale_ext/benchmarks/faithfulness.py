@@ -88,11 +88,13 @@ PACKAGE_MAPS: tuple[str, ...] = ("gradient", "input_x_gradient", "paper", "per_s
 CANDIDATES: dict[str, str] = {
     "cand:grad_perstep": "sum over forecast steps and targets of |d f_h / d x| (no cancellation across steps)",
     "cand:smoothgrad8": "|mean of d sum(f) / d x over 8 noisy copies| (noise std 0.15 x the window's channel std)",
-    "cand:smoothgrad16": "as smoothgrad8 with 16 noisy copies",
     "cand:ig4": "|(x - m) * mean gradient at 4 midpoints from the window mean m to x| (integrated gradients)",
     "cand:ig8": "as ig4 with 8 midpoints",
     "cand:grad_nopad": "|d sum(f) / d x| with the moving average's replicate padding held constant",
     "cand:grad_blur5": "the gradient map averaged over 5 neighbouring time steps (centred, per component)",
+    "cand:ixg_signed": "c = (x - m) * d sum(f) / d x, kept where its sign is that of the window's total sum(c) "
+                       "(the cells that push the forecast the way the window pushes it), 0 elsewhere",
+    "cand:ixg_blur5": "|(x - m) * d sum(f) / d x| averaged over 5 neighbouring time steps",
 }
 PEERS: tuple[str, ...] = ("IntegratedGradients", "NoiseTunnel (SmoothGrad)", "FeatureAblation")
 BASELINES: tuple[str, ...] = ("random", "recency")
@@ -143,7 +145,7 @@ class FaithConfig:
     epochs: int = 5
     max_samples: int | None = 4000
     n_windows: int = 200
-    ablation_windows: int = 50
+    ablation_windows: int = 30
     ig_steps: int = 32
     nt_samples: int = 16
     candidates: tuple[str, ...] = tuple(CANDIDATES)
@@ -175,6 +177,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", default=None, help="folder with ETTh1.csv, ... (default: $CROSSSCALE_DATA_DIR)")
     parser.add_argument("--out", type=Path, default=Path("bench_faithfulness"), help="output folder")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress messages")
+    parser.add_argument("--merge", nargs="+", type=Path, default=None, metavar="FOLDER",
+                        help="run nothing: join the results of earlier runs' output folders into --out")
 
 
 def _config_from_args(args: argparse.Namespace) -> FaithConfig:
@@ -219,6 +223,10 @@ def _format_args(args: argparse.Namespace) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``crossscale bench faithfulness``; returns the exit status (0 on success)."""
+    if getattr(args, "merge", None):
+        merge_outputs(list(args.merge), Path(args.out))
+        print(f"merged results written to {Path(args.out) / 'results.md'}", flush=True)
+        return 0
     try:
         config = _config_from_args(args)
     except ValueError as error:
@@ -343,15 +351,21 @@ def candidate_map(net: _Network, inputs: np.ndarray, name: str, seed: int = 0, b
     for start in range(0, len(inputs), batch_size):
         x = torch.as_tensor(np.ascontiguousarray(inputs[start : start + batch_size]), dtype=torch.float32)
         mean = x.mean(dim=1, keepdim=True)
-        if name in ("grad", "cand:grad_blur5"):
+        if name in ("grad", "cand:grad_blur5", "cand:ixg_blur5"):
             value = _gradient(net, x).abs()
-            if name == "cand:grad_blur5":
+            if name == "cand:ixg_blur5":
+                value = value * (x - mean).abs()
+            if name != "grad":
                 padded = torch.nn.functional.pad(value.transpose(1, 2), (2, 2), mode="replicate")
                 value = torch.nn.functional.avg_pool1d(padded, 5, stride=1).transpose(1, 2)
+        elif name == "cand:ixg_signed":
+            contribution = (x - mean) * _gradient(net, x)
+            direction = torch.sign(contribution.sum(dim=(1, 2), keepdim=True))
+            value = (contribution * direction).clamp_min(0.0)
         elif name == "cand:grad_perstep":
             value = _gradient(net, x, per_step=True)
-        elif name.startswith("cand:smoothgrad"):
-            n_samples = 8 if name == "cand:smoothgrad8" else 16
+        elif name == "cand:smoothgrad8":
+            n_samples = 8
             scale = 0.15 * x.std(dim=1, keepdim=True).clamp_min(1e-6)
             total = torch.zeros_like(x)
             for _ in range(n_samples):
@@ -801,6 +815,32 @@ def write_outputs(rows: list[dict[str, Any]], stability: list[dict[str, Any]], c
                "stability": stability}
     (out / "results.json").write_text(json.dumps(payload, indent=1, default=_json_default))
     (out / "results.md").write_text(markdown(summary, config, command, machine, elapsed))
+
+
+def merge_outputs(folders: list[Path], out: Path) -> None:
+    """Join the ``results.csv`` / ``stability.csv`` / ``results.json`` of earlier runs into one set of outputs.
+
+    The commands of the runs are listed in the merged ``results.md``; a (split, data set, setting, horizon) case
+    present in several folders keeps the rows of the last folder that has it.
+    """
+    import pandas as pd
+
+    rows: list[dict[str, Any]] = []
+    stability: list[dict[str, Any]] = []
+    commands, elapsed = [], 0.0
+    keys = ["split", "dataset", "setting", "horizon"]
+    for folder in folders:
+        payload = json.loads((Path(folder) / "results.json").read_text())
+        new_rows = pd.read_csv(Path(folder) / "results.csv").to_dict("records")
+        new_stability = pd.read_csv(Path(folder) / "stability.csv").to_dict("records")
+        cases = {tuple(r[k] for k in keys) for r in new_rows}
+        rows = [r for r in rows if tuple(r[k] for k in keys) not in cases] + new_rows
+        stability = [r for r in stability if tuple(r[k] for k in keys) not in cases] + new_stability
+        commands.append(payload["command"])
+        elapsed += float(payload.get("elapsed_seconds", 0.0))
+        config = FaithConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in payload["config"].items()})
+    out.mkdir(parents=True, exist_ok=True)
+    write_outputs(rows, stability, config, out, " ; ".join(commands), elapsed)
 
 
 def _json_default(value: Any) -> Any:
