@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from crossscale_ext.metrics import _top_cells, perturb, random_saliency
+from crossscale_ext.saliency import MAP_NAMES
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -53,8 +54,9 @@ __all__ = [
     "TRUST_THRESHOLDS",
 ]
 
-#: Maps of ``CrossScaleNetModel.saliency`` that :func:`check_saliency` can check.
-CHECKABLE_MAPS: tuple[str, ...] = ("gradient", "input_x_gradient", "paper", "per_step", "per_component")
+#: Maps of ``CrossScaleNetModel.saliency`` that :func:`check_saliency` can check: every map of the pass but the raw
+#: attention weights (a new map kind of :data:`crossscale_ext.saliency.MAP_NAMES` is picked up).
+CHECKABLE_MAPS: tuple[str, ...] = tuple(name for name in MAP_NAMES if name != "raw_attention")
 #: Reference values a removed cell is replaced by (see :func:`reference_windows`).
 REFERENCES: tuple[str, ...] = ("mean", "carry")
 #: Thresholds of the verdict, at the smallest fraction checked: deletion effect over random's and over recency's,
