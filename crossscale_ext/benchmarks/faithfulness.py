@@ -95,6 +95,7 @@ CANDIDATES: dict[str, str] = {
     "cand:ixg_signed": "c = (x - m) * d sum(f) / d x, kept where its sign is that of the window's total sum(c) "
                        "(the cells that push the forecast the way the window pushes it), 0 elsewhere",
     "cand:ixg_blur5": "|(x - m) * d sum(f) / d x| averaged over 5 neighbouring time steps",
+    "cand:ixg_signed_blur5": "the ixg_signed map averaged over 5 neighbouring time steps",
 }
 PEERS: tuple[str, ...] = ("IntegratedGradients", "NoiseTunnel (SmoothGrad)", "FeatureAblation")
 BASELINES: tuple[str, ...] = ("random", "recency")
@@ -358,10 +359,13 @@ def candidate_map(net: _Network, inputs: np.ndarray, name: str, seed: int = 0, b
             if name != "grad":
                 padded = torch.nn.functional.pad(value.transpose(1, 2), (2, 2), mode="replicate")
                 value = torch.nn.functional.avg_pool1d(padded, 5, stride=1).transpose(1, 2)
-        elif name == "cand:ixg_signed":
+        elif name in ("cand:ixg_signed", "cand:ixg_signed_blur5"):
             contribution = (x - mean) * _gradient(net, x)
             direction = torch.sign(contribution.sum(dim=(1, 2), keepdim=True))
             value = (contribution * direction).clamp_min(0.0)
+            if name == "cand:ixg_signed_blur5":
+                padded = torch.nn.functional.pad(value.transpose(1, 2), (2, 2), mode="replicate")
+                value = torch.nn.functional.avg_pool1d(padded, 5, stride=1).transpose(1, 2)
         elif name == "cand:grad_perstep":
             value = _gradient(net, x, per_step=True)
         elif name == "cand:smoothgrad8":
