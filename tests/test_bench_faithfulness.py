@@ -42,8 +42,8 @@ def test_tiny_run_writes_every_output(tmp_path, shared_data_dir, capsys):
     out = tmp_path / "faith"
     code = main(["bench", "faithfulness", "--datasets", "ETTh1", "--seeds", "0", "1", "--epochs", "1",
                  "--max-samples", "64", "--windows", "4", "--ablation-windows", "1", "--horizons", "8",
-                 "--split", "val", "--candidates", "ig4", "grad_nopad", "--data-dir", str(shared_data_dir), "--out", str(out),
-                 "--no-progress"])
+                 "--split", "val", "--candidates", "ig4", "grad_nopad", "--data-dir", str(shared_data_dir),
+                 "--out", str(out), "--no-progress"])
     assert code == 0
     assert "reproduce: crossscale bench faithfulness --datasets ETTh1" in capsys.readouterr().out
     frame = pd.read_csv(out / "results.csv")
@@ -64,6 +64,11 @@ def test_tiny_run_writes_every_output(tmp_path, shared_data_dir, capsys):
     assert payload["command"].startswith("crossscale bench faithfulness") and payload["rows"]
     text = (out / "results.md").read_text()
     assert "Reproduce: `crossscale bench faithfulness" in text and "Choice on validation windows" in text
+    # --merge of a finished run gives back its rows and its choice
+    assert main(["bench", "faithfulness", "--merge", str(out), "--out", str(tmp_path / "merged")]) == 0
+    merged = pd.read_csv(tmp_path / "merged" / "results.csv")
+    assert len(merged) == len(frame) and set(merged["method"]) == methods
+    assert "Pick (the recommended map)" in (tmp_path / "merged" / "results.md").read_text()
 
 
 @pytest.fixture(scope="module")
