@@ -97,6 +97,7 @@ CANDIDATES: dict[str, str] = {
     "cand:ixg_blur5": "|(x - m) * d sum(f) / d x| averaged over 5 neighbouring time steps",
     "cand:ixg_signed_blur5": "the ixg_signed map averaged over 5 neighbouring time steps",
 }
+ATTENTION_MAPS: tuple[str, ...] = ("paper", "per_step", "per_component")
 PEERS: tuple[str, ...] = ("IntegratedGradients", "NoiseTunnel (SmoothGrad)", "FeatureAblation")
 BASELINES: tuple[str, ...] = ("random", "recency")
 REFERENCES: tuple[str, ...] = ("mean", "carry")
@@ -508,10 +509,10 @@ class _Case:
                                         show_warnings=False)
         predict_seconds = time.perf_counter() - begin
         begin = time.perf_counter()
-        self.model.saliency(series, gradients=False, inputs=False, **kwargs)
+        self.model.saliency(series, gradients=False, inputs=False, maps=ATTENTION_MAPS, **kwargs)
         attention_seconds = time.perf_counter() - begin
         begin = time.perf_counter()
-        result = self.model.saliency(series, **kwargs)
+        result = self.model.saliency(series, maps=PACKAGE_MAPS, **kwargs)
         gradient_seconds = time.perf_counter() - begin
         inputs = result.inputs.astype(np.float32)
         n = len(inputs)
@@ -563,7 +564,7 @@ class _Case:
         """Median per-window Spearman between each trained map and the map of the re-initialised network."""
         out = {}
         with randomized_weights(self.net.network, self.seed):
-            result = self.model.saliency(series, inputs=False, **kwargs)
+            result = self.model.saliency(series, inputs=False, maps=PACKAGE_MAPS, **kwargs)
             fresh: dict[str, np.ndarray] = {name: np.asarray(getattr(result, name)) for name in PACKAGE_MAPS}
             for name in self.config.candidates:
                 fresh[name] = candidate_map(self.net, inputs, name, self.seed)
