@@ -51,6 +51,10 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
         "crossscale_ext.benchmarks.defaults",
         "choose the covariate path and learning rate on validation data (SYN1-SYN8 train parts only)",
     ),
+    ("bench", "faithfulness"): (
+        "crossscale_ext.benchmarks.faithfulness",
+        "do the saliency maps point at what the forecast rests on? deletion, seed stability, randomization (real data)",
+    ),
 }
 
 
