@@ -399,10 +399,10 @@ class _WindowForecaster:
         import torch
         from darts.utils.data.torch_datasets.utils import _batch_collate_fn_predict
 
-        from crossscale_ext.explainability import _point_index, _prepare_pass
+        from crossscale_ext.explainability import SaliencyRequest, _point_index, _prepare_pass
 
-        plan = _prepare_pass(model, series, past_covariates, future_covariates, "all", None, "value", stride, False,
-                             None, True, (kind,), "float32", True, stacklevel=4)
+        request = SaliencyRequest(windows="all", stride=stride, maps=(kind,), inputs=True)
+        plan = _prepare_pass(model, series, past_covariates, future_covariates, request, stacklevel=4)
         batch = _batch_collate_fn_predict([plan.dataset[j] for j in range(len(plan.dataset))])
         parameter = next(model.model.parameters())
 
@@ -446,12 +446,17 @@ class _WindowForecaster:
 
 
 def _check_model(model: Any, what: str) -> None:
-    from crossscale_ext.darts_model import CrossScaleNetModel
+    """A fitted CrossScaleNetModel (recognised by its network: the model imports this module, not the reverse)."""
+    from darts.models.forecasting.torch_forecasting_model import MixedCovariatesTorchModel
 
-    if not isinstance(model, CrossScaleNetModel):
+    from crossscale_ext.network import CrossScaleNet
+
+    if not isinstance(model, MixedCovariatesTorchModel) or not hasattr(model, "saliency"):
         raise TypeError(f"{what} must be a fitted CrossScaleNetModel; got {type(model).__name__}.")
     if getattr(model, "model", None) is None:
         raise ValueError(f"{what} is not fitted: call fit(series) first (or load a saved model).")
+    if not isinstance(getattr(model.model, "network", None), CrossScaleNet):
+        raise TypeError(f"{what} must be a fitted CrossScaleNetModel; got {type(model).__name__}.")
 
 
 def check_saliency(

@@ -18,7 +18,7 @@ LAYERS: list[set[str]] = [
     {"network"},
     {"saliency"},
     {"_darts_module"},
-    {"explainability", "plotting"},
+    {"explainability", "plotting", "faithfulness"},
     {"darts_model"},
     {"_safe_pickle", "_sktime_adapter"},
     {"sktime_forecaster"},
