@@ -38,8 +38,10 @@ from crossscale_ext._darts_module import INFERENCE_LOCK
 from crossscale_ext.config import check_int
 from crossscale_ext.network import CrossScaleNet
 from crossscale_ext.saliency import (
+    CELL_MAPS,
     GRADIENT_MAP_NAMES,
     RECOMMENDED_MAP,
+    TEMPORAL_MAPS,
     PanelAccumulator,
     PanelSaliency,
     SaliencyMaps,
@@ -432,9 +434,8 @@ def _explain_batch(
         point_forecast = forecast[..., point]
         batch_maps = attention_maps(module.network, features, output, maps=maps, dtype=dtype)
         if gradients:
-            batch_maps.gradient, batch_maps.input_x_gradient = gradient_maps(
-                inputs, point_forecast, maps=maps, dtype=dtype
-            )
+            for name, values in gradient_maps(inputs, point_forecast, maps=maps, dtype=dtype).items():
+                setattr(batch_maps, name, values)
     return (
         point_forecast.detach().cpu().numpy().astype(dtype, copy=False),
         inputs.detach().cpu().numpy().astype(dtype, copy=False),
@@ -574,12 +575,10 @@ def _empty_maps(plan: _SaliencyPass, n: int) -> tuple[SaliencyMaps, np.ndarray, 
     length, channels, dtype = network.input_length, network.n_channels, plan.dtype
     n_patches = plan.model.n_patches
     maps = SaliencyMaps(scale_weights=torch.sigmoid(network.scale_weights.detach()).cpu().numpy().astype(dtype))
-    for name in ("paper", "per_step"):
+    for name in TEMPORAL_MAPS:
         if name in plan.maps:
-            setattr(maps, name, np.empty((n, length), dtype=dtype))
-    for name in ("per_component", "gradient", "input_x_gradient"):
-        if name in plan.maps:
-            setattr(maps, name, np.empty((n, length, channels), dtype=dtype))
+            shape = (n, length, channels) if name in CELL_MAPS else (n, length)
+            setattr(maps, name, np.empty(shape, dtype=dtype))
     if "raw_attention" in plan.maps:
         patches = network.patch_lengths[1:]
         maps.patch_attention = [np.empty((n, n_patches, n_patches), dtype=dtype) for _ in patches]
@@ -594,9 +593,8 @@ def _result_bytes(plan: _SaliencyPass, n: int) -> int:
     network = plan.model.model.network
     length, channels, horizon = network.input_length, network.n_channels, network.output_length
     n_patches = plan.model.n_patches
-    cells = {"paper": length, "per_step": length, "per_component": length * channels, "gradient": length * channels,
-             "input_x_gradient": length * channels,
-             "raw_attention": sum(n_patches * n_patches + n_patches * p * p for p in network.patch_lengths[1:])}
+    cells = {name: length * channels if name in CELL_MAPS else length for name in TEMPORAL_MAPS}
+    cells["raw_attention"] = sum(n_patches * n_patches + n_patches * p * p for p in network.patch_lengths[1:])
     per_window = sum(cells[name] for name in plan.maps) + horizon * network.n_targets
     per_window += length * channels if plan.keep_inputs else 0
     return (n * per_window + network.n_scales) * plan.dtype.itemsize + n * (length + horizon) * 8
@@ -620,7 +618,7 @@ def _warn_if_large(plan: _SaliencyPass, stacklevel: int) -> None:
 
 def _write(store: SaliencyMaps, rows: slice, part: SaliencyMaps) -> None:
     """Copy a batch's maps into rows ``rows`` of the preallocated ``store``."""
-    for name in ("paper", "per_step", "per_component", "gradient", "input_x_gradient"):
+    for name in TEMPORAL_MAPS:
         target = getattr(store, name)
         if target is not None:
             target[rows] = getattr(part, name)
@@ -686,7 +684,7 @@ def _compute_rows(
 def _rows_view(store: SaliencyMaps, rows: slice) -> dict[str, Any]:
     """The maps of ``rows`` of ``store`` (views, no copy)."""
     views: dict[str, Any] = {"scale_weights": store.scale_weights}
-    for name in ("paper", "per_step", "per_component", "gradient", "input_x_gradient"):
+    for name in TEMPORAL_MAPS:
         values = getattr(store, name)
         views[name] = None if values is None else values[rows]
     for name in ("patch_attention", "local_attention"):

@@ -3,7 +3,8 @@
 Both wrappers, the saliency pass, plotting and the benchmarks read map names from here. There are two
 families:
 
-- ``gradient`` maps (``gradient``, ``input_x_gradient``), from one backward pass: :data:`RECOMMENDED_MAP`
+- ``gradient`` maps (``gradient``, ``input_x_gradient``, ``aligned_input_x_gradient``), from one backward
+  pass: :data:`RECOMMENDED_MAP`
   is the one every entry point that reduces a result to one map reads by default;
 - ``attention`` maps (``paper``, ``per_step``, ``per_component``, ``raw_attention``), the paper's, read
   from the attention weights. They are returned with every result, and their column labels carry the
@@ -68,6 +69,7 @@ MAP_REGISTRY: dict[str, MapSpec] = {
     for spec in (
         MapSpec("gradient", "gradient", True, "gradient"),
         MapSpec("input_x_gradient", "gradient", True, "input_x_gradient"),
+        MapSpec("aligned_input_x_gradient", "gradient", True, "aligned_input_x_gradient"),
         MapSpec("paper", "attention", False, "attention_paper"),
         MapSpec("per_step", "attention", False, "attention_per_step"),
         MapSpec("per_component", "attention", True, "attention_per_component"),

@@ -13,6 +13,10 @@ Gradient maps (one backward pass per batch; the recommended reading, :data:`RECO
 ``input_x_gradient``
     ``|(input - window mean) * d forecast / d input|``: the first-order change of the forecast if the cell
     were replaced by its channel's window mean.
+``aligned_input_x_gradient``
+    The cells of ``input_x_gradient`` that push the forecast the way the whole window pushes it (the signed
+    contributions that agree with their sum; the others are 0). On real data it is the map whose top cells move
+    the forecast most when removed (docs/benchmarks/faithfulness.md).
 
 Attention maps (no gradients; the paper's):
 
@@ -207,6 +211,7 @@ class SaliencyMaps:
     scale_weights: np.ndarray | None = None  # (n_scales,)
     gradient: np.ndarray | None = None  # (W, L, C)
     input_x_gradient: np.ndarray | None = None  # (W, L, C)
+    aligned_input_x_gradient: np.ndarray | None = None  # (W, L, C)
 
 
 def _to_input_resolution(step_map: torch.Tensor, factor: int) -> torch.Tensor:
@@ -304,28 +309,39 @@ def gradient_maps(
     point_forecast: torch.Tensor,
     maps: Sequence[str] = GRADIENT_MAP_NAMES,
     dtype: Any = np.float32,
-) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """``gradient`` and ``input_x_gradient`` maps ``(B, L, C)`` of ``point_forecast`` with respect to ``inputs``.
+) -> dict[str, np.ndarray]:
+    """The gradient maps named in ``maps``, ``(B, L, C)`` each, of ``point_forecast`` with respect to ``inputs``.
 
     ``point_forecast`` ``(B, H, n_targets)`` must have been computed from ``inputs`` ``(B, L, C)`` with autograd
     on. The forecast is summed over its steps and targets (one backward pass for the whole batch; windows do
-    not interact, so each window gets the gradient of its own forecast), then:
+    not interact, so each window gets the gradient of its own forecast), then, with
+    ``c = (input - window mean) * d sum(forecast) / d input``:
 
     - ``gradient = |d sum(forecast) / d input|``;
-    - ``input_x_gradient = |(input - window mean) * d sum(forecast) / d input|``: the first-order change of the
-      forecast if the cell were replaced by its channel's mean over the window (the baseline that instance
-      normalisation makes neutral).
+    - ``input_x_gradient = |c|``: the first-order change of the forecast if the cell were replaced by its
+      channel's mean over the window (the baseline that instance normalisation makes neutral);
+    - ``aligned_input_x_gradient = max(c * sign(sum of c over the window), 0)``: the cells that push the forecast
+      the way the whole window pushes it; cells that pull the other way get 0.
 
-    Only ``inputs`` receive gradients (``torch.autograd.grad``): the parameters' ``.grad`` stay untouched. Only
-    the maps named in ``maps`` are returned (the other is None), stored as ``dtype``.
+    Only ``inputs`` receive gradients (``torch.autograd.grad``): the parameters' ``.grad`` stay untouched. Returns
+    ``{name: map}`` for the names of ``maps`` that are gradient maps, stored as ``dtype``.
     """
+    wanted = [name for name in GRADIENT_MAP_NAMES if name in maps]
+    if not wanted:
+        return {}
     (grad,) = torch.autograd.grad(point_forecast.sum(), inputs)
-    gradient = _numpy(grad.abs(), dtype) if "gradient" in maps else None
-    input_x_gradient = None
-    if "input_x_gradient" in maps:
+    out: dict[str, np.ndarray] = {}
+    if "gradient" in wanted:
+        out["gradient"] = _numpy(grad.abs(), dtype)
+    if "input_x_gradient" in wanted or "aligned_input_x_gradient" in wanted:
         centred = inputs.detach() - inputs.detach().mean(dim=1, keepdim=True)
-        input_x_gradient = _numpy((centred * grad).abs(), dtype)
-    return gradient, input_x_gradient
+        contribution = centred * grad
+        if "input_x_gradient" in wanted:
+            out["input_x_gradient"] = _numpy(contribution.abs(), dtype)
+        if "aligned_input_x_gradient" in wanted:
+            direction = torch.sign(contribution.sum(dim=(1, 2), keepdim=True))
+            out["aligned_input_x_gradient"] = _numpy((contribution * direction).clamp_min(0.0), dtype)
+    return out
 
 
 #: Temporal maps ``(W, L)`` a result can hold, and cell maps ``(W, L, C)``.
@@ -351,6 +367,9 @@ class SaliencyResult(SaliencyMaps):
         :meth:`to_dataframe`. The map to read first (see the saliency guide).
     input_x_gradient
         ``(W, L, C)``: ``|(input - window mean) * d forecast / d input|``; None with ``gradients=False``.
+    aligned_input_x_gradient
+        ``(W, L, C)``: the cells of ``input_x_gradient`` that push the forecast the way the whole window does (the
+        others 0); None with ``gradients=False``.
     patch_attention, local_attention
         Raw attention per scale ``s >= 1``: ``(W, P, P)`` and ``(W, P, p_s, p_s)`` (the ``raw_attention`` map).
     scale_weights

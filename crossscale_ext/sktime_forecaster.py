@@ -27,7 +27,9 @@ __all__ = ["CrossScaleNetForecaster", "find_crossscale_forecaster", "pipeline_sa
 _DEFAULT = ArchitectureConfig()
 
 #: Values of ``kind`` of :meth:`CrossScaleNetForecaster.saliency` (the registry's frame maps, then ``"all"``).
-SaliencyKind = Literal["gradient", "input_x_gradient", "paper", "per_step", "per_component", "all"]
+SaliencyKind = Literal[
+    "gradient", "input_x_gradient", "aligned_input_x_gradient", "paper", "per_step", "per_component", "all"
+]
 
 
 class CrossScaleNetForecaster(BaseForecaster):
@@ -460,14 +462,16 @@ class CrossScaleNetForecaster(BaseForecaster):
             ``"last"``: the input window of the next forecast (the last ``input_chunk_length`` time points of
             every series). ``"all"``: every input window of the data seen so far, from the first full window to
             the last one.
-        kind : {"gradient", "input_x_gradient", "paper", "per_step", "per_component", "all"}, \
+        kind : {"gradient", "input_x_gradient", "aligned_input_x_gradient", "paper", "per_step", \
+"per_component", "all"}, \
 default="gradient"
             Which map (:data:`~crossscale_ext.maps.RECOMMENDED_MAP`, ``"gradient"``, by default). The gradient
             maps, one column per input component (y's columns, then X's; an X column named like a y column is
             prefixed ``X:``), the columns' Index named after the map: ``"gradient"``, ``|d forecast / d
             input|`` (the forecast summed over its steps and targets; the row sums give the temporal gradient
             map), the recommended reading; ``"input_x_gradient"``, ``|(input - window mean) * d forecast / d
-            input|``. The paper's attention maps, whose columns carry the prefix ``attention_``:
+            input|``; ``"aligned_input_x_gradient"``, its cells that push the forecast the way the whole window does.
+            The paper's attention maps, whose columns carry the prefix ``attention_``:
             ``"per_component"``, columns ``attention_per_component:<component>``, the per-step attention map
             split across components (the row sums give the per-step map); ``"per_step"``, one column
             ``attention_per_step``, the patch attention refined by the local attention (sums to 1 per window);

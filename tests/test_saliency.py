@@ -57,8 +57,8 @@ def test_last_window_is_the_one_predict_uses(fitted):
     frame = result.to_dataframe()
     # the recommended map first; the attention maps' columns say they are attention
     assert list(frame.columns) == [
-        "gradient", "input_x_gradient", "attention_paper", "attention_per_step", "attention_per_component",
-        "gradient:c0", "gradient:c1", "gradient:linear",
+        "gradient", "input_x_gradient", "aligned_input_x_gradient", "attention_paper", "attention_per_step",
+        "attention_per_component", "gradient:c0", "gradient:c1", "gradient:linear",
     ]
     np.testing.assert_allclose(frame["gradient"], result.gradient[0].sum(axis=1), rtol=1e-6)
     np.testing.assert_allclose(frame[["gradient:c0", "gradient:c1", "gradient:linear"]], result.gradient[0])
@@ -70,7 +70,7 @@ def test_last_window_is_the_one_predict_uses(fitted):
     with pytest.raises(ValueError, match="components must be"):
         result.to_dataframe(components="paper")
     ts = result.to_timeseries()
-    assert ts.time_index.equals(series.time_index[-32:]) and ts.width == 8
+    assert ts.time_index.equals(series.time_index[-32:]) and ts.width == 9
 
 
 def test_every_window_matches_historical_forecasts(fitted):
@@ -171,8 +171,8 @@ def test_lag_profile_and_importance(fitted):
 
 
 # ---------------------------------------------------------------------------------------------- gradient maps
-def _manual_gradient(model, series, past):
-    """|d sum(forecast) / d input| of the last window, by autograd through the Lightning module itself."""
+def _manual_gradient(model, series, past, signed: bool = False):
+    """|d sum(forecast) / d input| (or the signed derivative) of the last window, by autograd through the module."""
     module = model.model.eval()
     values = np.concatenate([series.values()[-32:], past.values()[-32:]], axis=1)
     inputs = torch.tensor(values[None], dtype=torch.float32, requires_grad=True)
@@ -183,7 +183,8 @@ def _manual_gradient(model, series, past):
     module(x_in).prediction[..., 0].sum().backward()
     module.zero_grad(set_to_none=True)
     module.train()  # Darts shares its default loss module between models: leave it in train mode
-    return inputs.grad.abs()[0].numpy(), values
+    grad = inputs.grad[0].numpy()
+    return (grad if signed else np.abs(grad)), values
 
 
 def test_gradient_map_is_the_gradient_of_the_forecast(fitted):
@@ -195,6 +196,12 @@ def test_gradient_map_is_the_gradient_of_the_forecast(fitted):
     centred = values - values.mean(axis=0, keepdims=True)
     np.testing.assert_allclose(result.input_x_gradient[0], np.abs(centred * expected), rtol=1e-4, atol=1e-7)
     np.testing.assert_allclose(result.temporal_map("gradient")[0], expected.sum(axis=1), rtol=1e-4, atol=1e-7)
+    # the aligned map: the signed contributions that agree with their sum over the window, the others 0
+    signed, _ = _manual_gradient(model, series, past, signed=True)
+    contribution = centred * signed
+    aligned = np.clip(contribution * np.sign(contribution.sum()), 0, None)
+    assert_float32_close(result.aligned_input_x_gradient[0], aligned)
+    assert (result.aligned_input_x_gradient[0] <= result.input_x_gradient[0] * (1 + 1e-4) + 1e-9).all()
 
 
 def test_gradient_map_with_darts_reversible_instance_norm(trainer_kwargs):
@@ -308,7 +315,9 @@ def test_all_windows_default_keeps_the_recommended_and_temporal_attention_maps(f
     assert lean.available_maps == ("gradient", "paper", "per_step")
     assert lean.inputs is None and not lean.has_raw_attention
     full = model.saliency(series, past_covariates=past, windows="all", maps="all", inputs=True)
-    assert full.available_maps == ("gradient", "input_x_gradient", "paper", "per_step", "per_component")
+    assert full.available_maps == (
+        "gradient", "input_x_gradient", "aligned_input_x_gradient", "paper", "per_step", "per_component"
+    )
     assert full.has_raw_attention and full.inputs.shape == (full.n_windows, 32, 3)
     for name in lean.available_maps:
         np.testing.assert_array_equal(getattr(lean, name), getattr(full, name))

@@ -205,7 +205,8 @@ def test_a_result_holds_exactly_the_arrays_asked_for(fitted, full):
     index_bytes = (L + H) * 8
     w = full.n_windows
     raw = (4 * 4 + 4 * 4 * 4) + (4 * 4 + 4 * 2 * 2)  # scales 1, 2: patch (4 x 4), local (4 patches x p x p)
-    per_window = 4 * (2 * L + 4 * L * channels + H * targets + raw) + index_bytes
+    # paper, per_step; per_component, gradient, input_x_gradient, aligned_input_x_gradient, inputs
+    per_window = 4 * (2 * L + 5 * L * channels + H * targets + raw) + index_bytes
     assert result_nbytes(full) == w * per_window + 4 * TINY["n_scales"]  # + the scale weights
     small = model.saliency(series, past_covariates=past, windows="all", maps="gradient", inputs=False)
     assert result_nbytes(small) == w * (4 * (L * channels + H * targets) + index_bytes) + 4 * TINY["n_scales"]

@@ -261,9 +261,10 @@ def test_saliency_last_window_in_y_index_type(trainer_kwargs):
     pd.testing.assert_frame_equal(saliency, fitted.saliency(kind="gradient"))
     every = fitted.saliency(kind="all")
     components = ["a", "x1", "x2"]
+    cell_labels = ("gradient", "input_x_gradient", "aligned_input_x_gradient", "attention_per_component")
     assert list(every.columns) == [
-        "gradient", "input_x_gradient", "attention_paper", "attention_per_step", "attention_per_component",
-        *[f"{label}:{c}" for label in ("gradient", "input_x_gradient", "attention_per_component") for c in components],
+        "gradient", "input_x_gradient", "aligned_input_x_gradient", "attention_paper", "attention_per_step",
+        "attention_per_component", *[f"{label}:{c}" for label in cell_labels for c in components],
     ]
     attention_cells = [f"attention_per_component:{c}" for c in components]
     np.testing.assert_allclose(every[attention_cells].sum(axis=1), every["attention_per_step"], rtol=1e-5)

@@ -83,7 +83,9 @@ DATASET_NAMES: tuple[str, ...] = ("ETTh1", "ETTh2", "ETTm1", "ETTm2", "Weather",
 SETTINGS: tuple[str, ...] = ("target", "all")
 SPLITS: tuple[str, ...] = ("val", "test")
 #: The package's maps, read through ``CrossScaleNetModel.saliency``.
-PACKAGE_MAPS: tuple[str, ...] = ("gradient", "input_x_gradient", "paper", "per_step", "per_component")
+PACKAGE_MAPS: tuple[str, ...] = (
+    "gradient", "input_x_gradient", "aligned_input_x_gradient", "paper", "per_step", "per_component"
+)
 #: Candidate maps computed here on the network (not in the package API), with a one-line definition.
 CANDIDATES: dict[str, str] = {
     "cand:grad_perstep": "sum over forecast steps and targets of |d f_h / d x| (no cancellation across steps)",
@@ -303,11 +305,13 @@ def _padding_held_constant() -> Iterator[None]:
 
     original = SeriesDecomposition.forward
 
-    def forward(self, x):
+    def forward(self, x, dim: int = 1):
+        along_last = x.movedim(dim, -1)
         pad = (self.kernel_size - 1) // 2
-        first, last = x[:, :1].detach(), x[:, -1:].detach()
-        padded = torch.cat([first.expand(-1, pad, -1), x, last.expand(-1, pad, -1)], dim=1)
-        trend = self.pool(padded.transpose(1, 2)).transpose(1, 2)
+        first, last = along_last[..., :1].detach(), along_last[..., -1:].detach()
+        padded = torch.cat([first.expand(*first.shape[:-1], pad), along_last,
+                            last.expand(*last.shape[:-1], pad)], dim=-1)
+        trend = padded.unfold(-1, self.kernel_size, 1).mean(-1).movedim(-1, dim)
         return x - trend, trend
 
     SeriesDecomposition.forward = forward
@@ -512,7 +516,7 @@ class _Case:
         self.model.saliency(series, gradients=False, inputs=False, maps=ATTENTION_MAPS, **kwargs)
         attention_seconds = time.perf_counter() - begin
         begin = time.perf_counter()
-        result = self.model.saliency(series, maps=PACKAGE_MAPS, **kwargs)
+        result = self.model.saliency(series, maps=PACKAGE_MAPS, inputs=True, **kwargs)
         gradient_seconds = time.perf_counter() - begin
         inputs = result.inputs.astype(np.float32)
         n = len(inputs)

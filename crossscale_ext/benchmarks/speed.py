@@ -549,9 +549,8 @@ def check_device(shape: Shape, device: str, seed: int) -> dict[str, Any]:
         x = x.clone().requires_grad_(True)
         out = net(x)
         maps = attention_maps(net, x, out, maps=ATTENTION_MAP_NAMES)
-        gradient, input_x_gradient = gradient_maps(x, out.forecast[..., 0], maps=GRADIENT_MAP_NAMES)
-        found = {"forecast": out.forecast.detach().cpu().numpy(), "gradient": gradient,
-                 "input_x_gradient": input_x_gradient}
+        found = {"forecast": out.forecast.detach().cpu().numpy(),
+                 **gradient_maps(x, out.forecast[..., 0], maps=GRADIENT_MAP_NAMES)}
         found.update({k: getattr(maps, k) for k in ("paper", "per_step", "per_component")})
         return found
 
