@@ -27,6 +27,8 @@ _EXPORTS: dict[str, str] = {
     "CrossScaleNetExplainer": "crossscale_ext.explainability",
     "find_crossscale_forecaster": "crossscale_ext.sktime_forecaster",
     "pipeline_saliency": "crossscale_ext.sktime_forecaster",
+    "check_saliency": "crossscale_ext.faithfulness",
+    "SaliencyCheck": "crossscale_ext.faithfulness",
     "RECOMMENDED_MAP": "crossscale_ext.maps",
     "SaliencyResult": "crossscale_ext.saliency",
     "ShortHorizonWarning": "crossscale_ext.saliency",
@@ -47,6 +49,8 @@ __all__ = [
     "CrossScaleNetExplainer",
     "find_crossscale_forecaster",
     "pipeline_saliency",
+    "check_saliency",
+    "SaliencyCheck",
     "RECOMMENDED_MAP",
     "SaliencyResult",
     "ShortHorizonWarning",
@@ -61,6 +65,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from crossscale_ext.config import REFERENCE_ARCHITECTURE, ArchitectureConfig
     from crossscale_ext.darts_model import CrossScaleNetModel, TrainingDivergedError
     from crossscale_ext.explainability import CrossScaleNetExplainabilityResult, CrossScaleNetExplainer
+    from crossscale_ext.faithfulness import SaliencyCheck, check_saliency
     from crossscale_ext.maps import RECOMMENDED_MAP
     from crossscale_ext.network import CrossScaleNet, CrossScaleNetOutput
     from crossscale_ext.plotting import plot_forecast, plot_saliency

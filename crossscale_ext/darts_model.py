@@ -41,6 +41,7 @@ from crossscale_ext.explainability import (
     iter_saliency,
     panel_saliency,
 )
+from crossscale_ext.faithfulness import SaliencyCheck, check_saliency
 from crossscale_ext.maps import RECOMMENDED_MAP
 from crossscale_ext.network import CrossScaleNet
 from crossscale_ext.saliency import PanelSaliency, SaliencyResult
@@ -863,6 +864,28 @@ class CrossScaleNetModel(MixedCovariatesTorchModel):
             self, series, past_covariates, future_covariates, request, kind=kind, groups=groups,
             windows_per_chunk=windows_per_chunk,
         )
+
+    def check_saliency(
+        self,
+        series: TimeSeries,
+        past_covariates: TimeSeries | None = None,
+        future_covariates: TimeSeries | None = None,
+        kind: str = RECOMMENDED_MAP,
+        **kwargs: Any,
+    ) -> SaliencyCheck:
+        """Check on your data that the map points at what the forecasts rest on (no ground truth needed).
+
+        Removes each window's top-ranked cells and measures how far the forecast moves, against random cells and
+        the most recent steps (and, with ``seeds_models``, whether retrained models agree); see
+        :func:`crossscale_ext.faithfulness.check_saliency`, whose keyword arguments ``kwargs`` are
+        (``fractions``, ``n_windows``, ``reference``, ``seeds_models``, ``random_draws``, ``seed``).
+
+        Returns
+        -------
+        SaliencyCheck
+            The deletion curves, their ratios to the baselines, a plain ``verdict`` and ``plot()``.
+        """
+        return check_saliency(self, series, past_covariates, future_covariates, kind=kind, **kwargs)
 
     def explain(
         self,

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from crossscale_ext.maps import RECOMMENDED_MAP
 from crossscale_ext.metrics import _top_cells, perturb, random_saliency
 from crossscale_ext.saliency import MAP_NAMES
 
@@ -464,7 +465,7 @@ def check_saliency(
     series: TimeSeries,
     past_covariates: TimeSeries | None = None,
     future_covariates: TimeSeries | None = None,
-    kind: str = "gradient",
+    kind: str = RECOMMENDED_MAP,
     fractions: Sequence[float] = (0.05, 0.1, 0.2),
     n_windows: int = 100,
     reference: str = "mean",

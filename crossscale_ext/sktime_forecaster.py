@@ -594,6 +594,46 @@ default="gradient"
             self.darts_model_, self._seen_instances(), windows, kind, groups, windows_per_chunk, self._quiet
         )
 
+    def check_saliency(
+        self,
+        kind: SaliencyKind = RECOMMENDED_MAP,
+        seeds_models: Sequence[CrossScaleNetForecaster] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Check on the data seen so far that the map points at what the forecasts rest on.
+
+        The sktime face of :func:`crossscale_ext.faithfulness.check_saliency`: the forecaster's windows of y (and
+        X's past) have their top-ranked cells removed, and the forecast's move is compared with that of random
+        cells and of the most recent steps. For a single series (check one instance of a panel by fitting on
+        it). Read the verdict before trusting a map on your data.
+
+        Parameters
+        ----------
+        kind : str, default="gradient"
+            The map checked (any ``kind`` of :meth:`saliency` but ``"all"``).
+        seeds_models : list of CrossScaleNetForecaster, optional
+            The same forecaster fitted on the same data with other ``random_state`` values: their maps'
+            agreement is measured too.
+        **kwargs
+            ``fractions``, ``n_windows``, ``reference``, ``random_draws``, ``seed``, as there.
+
+        Returns
+        -------
+        SaliencyCheck
+            The deletion curves, their ratios to the baselines, a plain ``verdict`` and ``plot()``.
+        """
+        from crossscale_ext.faithfulness import check_saliency
+
+        self.check_is_fitted()
+        instances = self._seen_instances()
+        if len(instances) != 1:
+            raise ValueError(f"check_saliency checks one series; y holds {len(instances)}. Fit a forecaster on the "
+                             "instance you want to check.")
+        series, covariates = self._adapter.darts_inputs(instances, [0], None, 0, 0, "saliency")
+        others = [other.darts_model_ for other in seeds_models or []]
+        return check_saliency(self.darts_model_, series[0], future_covariates=None if covariates is None else
+                              covariates[0], kind=kind, seeds_models=others, **kwargs)
+
     def _get_fitted_params(self) -> dict:
         """Get fitted parameters: the Darts model and the network's input channels (no saliency pass).
 

@@ -195,3 +195,27 @@ def test_bad_input_gives_clear_errors(fitted):
     longer = tiny_model(input_chunk_length=48).fit(target[:300], past_covariates=covariate[:300])
     with pytest.raises(ValueError, match="same configuration"):
         check_saliency(model, seeds_models=[longer], **good)
+
+
+def test_both_wrappers_run_the_check_on_their_own_data(trainer_kwargs):
+    import pandas as pd
+    from support import noisy_sine, tiny_model
+
+    from crossscale_ext import CrossScaleNetForecaster, SaliencyCheck
+
+    series = noisy_sine(length=160)
+    model = tiny_model(pl_trainer_kwargs=trainer_kwargs).fit(series)
+    check = model.check_saliency(series, n_windows=20)
+    assert isinstance(check, SaliencyCheck) and isinstance(check.verdict, str)
+    assert len(check.to_dataframe()) == 3  # one row per removed fraction
+    y = pd.DataFrame({"y": np.sin(np.arange(90) / 3.0)}, index=pd.period_range("2000-01", periods=90, freq="M"))
+    params = {"input_chunk_length": 32, "output_chunk_length": 8, "n_scales": 3, "base_patch_length": 8,
+              "d_model": 8, "n_epochs": 1, "pl_trainer_kwargs": trainer_kwargs}
+    forecaster = CrossScaleNetForecaster(**params, random_state=0).fit(y)
+    other = CrossScaleNetForecaster(**params, random_state=1).fit(y)
+    sk_check = forecaster.check_saliency(n_windows=10, seeds_models=[other])
+    assert isinstance(sk_check, SaliencyCheck) and sk_check.kind == "gradient"
+    assert sk_check.seed_spearman is not None
+    panel_y = pd.concat({"a": y, "b": y}, names=["unit"])
+    with pytest.raises(ValueError, match="checks one series"):
+        CrossScaleNetForecaster(**params).fit(panel_y).check_saliency()
