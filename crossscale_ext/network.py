@@ -399,7 +399,10 @@ def _stretch(x: torch.Tensor, length: int) -> torch.Tensor:
 
 
 class CrossScaleNet(nn.Module):
-    """CrossScaleNet: multi-scale forecaster whose cross-scale patch attention is its temporal saliency.
+    """CrossScaleNet: a multi-scale forecaster that returns its forecast and its cross-scale patch attention.
+
+    The attention is the paper's temporal saliency and is returned with every forward pass; the map the package
+    recommends reading is the gradient of the forecast with respect to the input (:mod:`crossscale_ext.saliency`).
 
     Parameters
     ----------
