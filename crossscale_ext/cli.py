@@ -63,7 +63,8 @@ _THREADS_HELP = (f"torch intra-op threads (default: {DEFAULT_THREADS}; the model
                  "free cores slow them down)")
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
+    """An argparse ``type``: a whole number of at least 1."""
     try:
         value = int(text)
     except ValueError:
@@ -79,7 +80,7 @@ def build_parser(selected: tuple[str, ...] | None = None) -> argparse.ArgumentPa
         prog="crossscale",
         description="CrossScaleNet forecasting with saliency maps: gradient (recommended) and the paper's attention.",
     )
-    parser.add_argument("--threads", type=_positive_int, default=DEFAULT_THREADS, metavar="N", help=_THREADS_HELP)
+    parser.add_argument("--threads", type=positive_int, default=DEFAULT_THREADS, metavar="N", help=_THREADS_HELP)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     groups: dict[str, argparse._SubParsersAction] = {}
     for path, (module_name, help_text) in COMMANDS.items():
@@ -108,7 +109,7 @@ def _threads_after_command(sub: argparse.ArgumentParser) -> None:
         for action in own:
             action.default = argparse.SUPPRESS
     else:
-        sub.add_argument("--threads", type=_positive_int, default=argparse.SUPPRESS, metavar="N", help=_THREADS_HELP)
+        sub.add_argument("--threads", type=positive_int, default=argparse.SUPPRESS, metavar="N", help=_THREADS_HELP)
 
 
 def _selected_command(argv: Sequence[str]) -> tuple[str, ...] | None:

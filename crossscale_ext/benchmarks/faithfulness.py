@@ -889,9 +889,7 @@ def merge_outputs(folders: list[Path], out: Path) -> None:
 
 
 def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"cannot serialise {type(value).__name__}")
+    from crossscale_ext.benchmarks.saliency import _json_default as default
+
+    return default(value)
 

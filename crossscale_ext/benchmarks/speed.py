@@ -81,13 +81,9 @@ class Shape:
 
 # ------------------------------------------------------------------------------------------------ options
 def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+    from crossscale_ext.cli import positive_int
+
+    return positive_int(text)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
