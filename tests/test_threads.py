@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from darts.utils.likelihood_models.torch import QuantileRegression
-from support import noisy_sine, tiny_model
+from support import FLOAT32_RTOL, float32_atol, noisy_sine, tiny_model
 
 from crossscale_ext import CrossScaleNetForecaster, explainability
 from crossscale_ext.darts_model import INFERENCE_LOCK
@@ -40,7 +40,12 @@ def _run_concurrently(jobs: dict[str, Callable[[], np.ndarray]]) -> tuple[dict[s
             start.wait()
             for _ in range(ROUNDS):
                 for name in order:
-                    if not np.array_equal(jobs[name](), expected[name]):
+                    # a call mixed up with another thread's differs grossly; float32 kernels may differ in the
+                    # last bits from call to call on some CPUs (memory alignment), so compare at the float32 tolerance
+                    got = jobs[name]()
+                    if got.shape != expected[name].shape or not np.allclose(
+                        got, expected[name], rtol=FLOAT32_RTOL, atol=float32_atol(expected[name])
+                    ):
                         mismatches.append((i, name))
         except Exception as error:  # noqa: BLE001 - reported by the test
             errors.append((i, repr(error)))
@@ -72,7 +77,7 @@ def test_darts_model_predict_and_saliency_from_threads_match_sequential_calls():
         "historical": lambda: np.stack([f.values() for f in model.historical_forecasts(
             series, start=200, forecast_horizon=8, retrain=False, stride=10, show_warnings=False)]),
         "saliency_last": lambda: model.saliency().temporal_map("gradient"),
-        "saliency_all": lambda: model.saliency(windows="all", stride=25).per_component,
+        "saliency_all": lambda: model.saliency(windows="all", stride=25, maps="per_component").per_component,
     }
     expected, mismatches, errors = _run_concurrently(jobs)
     assert not errors, errors
