@@ -701,12 +701,17 @@ def _compute_results(plan: _SaliencyPass, start: int, n: int) -> list[SaliencyRe
     """
     store, forecasts, inputs, pred_times = _compute_rows(plan, start, n)
     offsets, ends = plan.offsets, plan.offsets + plan.counts
+    if n == int(plan.counts.sum()):  # a full pass: every series, one without windows gets an empty result
+        touched = range(len(plan.series))
+    else:  # only the series whose rows overlap the block (not a loop over every series of a large panel)
+        touched = range(int(np.searchsorted(ends, start, side="right")),
+                        int(np.searchsorted(offsets, start + n, side="left")))
     results = []
-    for series_index in range(len(plan.series)):
-        row, end = max(start, int(offsets[series_index])), min(start + n, int(ends[series_index]))
-        if row >= end and not (n == int(plan.counts.sum()) and plan.counts[series_index] == 0):
-            continue  # outside this block (a series without windows still gets its empty result in a full pass)
-        end = max(row, end)
+    for series_index in touched:
+        row = max(start, int(offsets[series_index]))
+        end = max(row, min(start + n, int(ends[series_index])))
+        if row == end and plan.counts[series_index] > 0:
+            continue
         rows = slice(row - start, end - start)
         ts = plan.series[series_index]
         input_index, forecast_index = _window_indices(plan.model, ts, pred_times[rows])

@@ -419,3 +419,20 @@ def test_panel_saliency_sums_every_series_per_group(trainer_kwargs):
         model.panel_saliency(panel, groups=["a"])
     with pytest.raises(ValueError, match="kind must be one of"):
         model.panel_saliency(panel, kind="raw_attention")
+
+
+def test_the_last_windows_of_many_series_go_through_few_batches(trainer_kwargs, monkeypatch):
+    """12 series, batch size 5: 3 batched passes (one pass per series before the pass batched across series)."""
+    from crossscale_ext import explainability
+
+    panel = [noisy_sine(length=60, seed=i) for i in range(12)]
+    model = CrossScaleNetModel(**SMALL | {"batch_size": 5}, pl_trainer_kwargs=trainer_kwargs).fit(panel[:2])
+    batches = []
+    original = explainability._explain_batch
+    monkeypatch.setattr(explainability, "_explain_batch",
+                        lambda *args, **kwargs: batches.append(1) or original(*args, **kwargs))
+    results = model.saliency(panel)
+    assert len(results) == 12 and len(batches) == 3
+    batches.clear()
+    chunks = list(model.iter_saliency(panel, windows="last", windows_per_chunk=5))
+    assert [c.metadata["series_index"] for c in chunks] == list(range(12)) and len(batches) == 3

@@ -13,12 +13,14 @@ models depends on it. Imports numpy only; Lightning and Darts are imported insid
 from __future__ import annotations
 
 import copy
+import json
 import math
 import resource
 import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -123,6 +125,15 @@ def make_callbacks(patience: int) -> tuple[list[Any], Any, Any]:
     timer, best = EpochTimer(), BestWeights()
     stopper = EarlyStopping(monitor="val_loss", patience=patience, mode="min", min_delta=0.0)
     return [stopper, timer, best], timer, best
+
+
+def write_report(out: Path | None, name: str, report: dict[str, Any], table: str) -> None:
+    """Write ``out/<name>.json`` (the raw figures) and ``out/<name>.md`` (the table) when ``out`` is given."""
+    if out is None:
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out / f"{name}.md").write_text(table)
 
 
 def median_ms(call: Callable[[], Any], repeats: int) -> float:

@@ -247,8 +247,7 @@ def run(args: argparse.Namespace) -> int:
     }
     table = _markdown(report)
     print(table)
-    if args.out is not None:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "memory.json").write_text(json.dumps(report, indent=2) + "\n")
-        (args.out / "memory.md").write_text(table)
+    from crossscale_ext.benchmarks.harness import write_report
+
+    write_report(args.out, "memory", report, table)
     return 0

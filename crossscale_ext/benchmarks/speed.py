@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
-import json
 import statistics
 import sys
 import time
@@ -718,8 +717,7 @@ def run(args: argparse.Namespace) -> int:
     report["targets"] = _targets(report, main.name)
     table = _markdown(report)
     print(table)
-    if args.out is not None:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "speed.json").write_text(json.dumps(report, indent=2) + "\n")
-        (args.out / "speed.md").write_text(table)
+    from crossscale_ext.benchmarks.harness import write_report
+
+    write_report(args.out, "speed", report, table)
     return 0
