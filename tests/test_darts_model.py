@@ -209,3 +209,19 @@ def test_load_refuses_broken_and_crafted_files_with_a_clear_error(tmp_path, trai
         CrossScaleNetModel.load(str(tmp_path / "missing.pt"))
     loaded = CrossScaleNetModel.load(str(tmp_path / "good.pt"))
     np.testing.assert_allclose(loaded.predict(8).values(), model.predict(8).values(), rtol=1e-5)
+
+
+def test_mean_gate_starts_from_the_first_training_batch(tmp_path, trainer_kwargs):
+    """A target whose level persists gets its window mean back (gate near 1); saving and loading keep the gate."""
+    target = noisy_sine(length=200) + 10.0  # the level dominates: the least-squares gate is about 1
+    past = linear_timeseries(length=200, start=target.start_time(), freq="h").astype("float32")
+    model = small_model(trainer_kwargs)
+    model.fit(target, past_covariates=past)
+    net = model.model.network
+    assert not net.mean_gate_pending
+    assert abs(float(net.mean_gate.detach()) - 1.0) < 0.2  # started at 1, then trained
+    path = tmp_path / "gated.pt"
+    model.save(str(path))
+    loaded = CrossScaleNetModel.load(str(path))
+    assert not loaded.model.network.mean_gate_pending
+    torch.testing.assert_close(loaded.model.network.mean_gate, net.mean_gate)
