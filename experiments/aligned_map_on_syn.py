@@ -1,8 +1,9 @@
 """The gradient maps against the ground truth of SYN sets: mean AUROC over time steps and over cells.
 
 Trains CrossScaleNet as the demo does (d_model 32, batch 32, lr 1e-2, seed 0; 2,400 steps) on each named set and
-scores ``gradient``, ``input_x_gradient`` and ``aligned_input_x_gradient`` on the test windows. Arguments: the
-sets (comma-separated), the horizon and the epochs::
+scores ``gradient``, ``input_x_gradient``, ``aligned_input_x_gradient`` and ``gradient x window std`` (the
+gradient times the window's standard deviation of each channel) on the test windows. Arguments: the sets
+(comma-separated), the horizon and the epochs::
 
     python experiments/aligned_map_on_syn.py SYN1,SYN3,SYN6,SYN8 6 10
 """
@@ -31,11 +32,13 @@ def main(names: list[str], horizon: int, epochs: int) -> None:
             pl_trainer_kwargs={**QUIET_TRAINER_KWARGS, "accelerator": "cpu"},
         )
         model.fit(data.train_target, past_covariates=data.train_covariates)
-        result = model.saliency(data.test_target, past_covariates=data.test_covariates, windows="all", maps=MAPS)
+        result = model.saliency(data.test_target, past_covariates=data.test_covariates, windows="all", maps=MAPS,
+                                inputs=True)
+        maps = {kind: result.component_map(kind) for kind in MAPS}
+        maps["gradient x window std"] = result.component_map("gradient") * result.inputs.std(axis=1, keepdims=True)
         scores = [
-            f"{kind}: time {auroc(result.temporal_map(kind), data.lag_mask):.3f} "
-            f"cells {auroc(result.component_map(kind), data.mask):.3f}"
-            for kind in MAPS
+            f"{kind}: time {auroc(cells.sum(axis=2), data.lag_mask):.3f} cells {auroc(cells, data.mask):.3f}"
+            for kind, cells in maps.items()
         ]
         print(name, horizon, " | ".join(scores), flush=True)
 

@@ -94,6 +94,8 @@ CANDIDATES: dict[str, str] = {
     "cand:ig8": "as ig4 with 8 midpoints",
     "cand:grad_nopad": "|d sum(f) / d x| with the moving average's replicate padding held constant",
     "cand:grad_blur5": "the gradient map averaged over 5 neighbouring time steps (centred, per component)",
+    "cand:grad_x_std": "|d sum(f) / d x| times the window's standard deviation of the cell's channel: the forecast's "
+                       "move per standard deviation of the input, as the instance normalisation sees it",
     "cand:ixg_signed": "c = (x - m) * d sum(f) / d x, kept where its sign is that of the window's total sum(c) "
                        "(the cells that push the forecast the way the window pushes it), 0 elsewhere",
     "cand:ixg_blur5": "|(x - m) * d sum(f) / d x| averaged over 5 neighbouring time steps",
@@ -364,6 +366,8 @@ def candidate_map(net: _Network, inputs: np.ndarray, name: str, seed: int = 0, b
             if name != "grad":
                 padded = torch.nn.functional.pad(value.transpose(1, 2), (2, 2), mode="replicate")
                 value = torch.nn.functional.avg_pool1d(padded, 5, stride=1).transpose(1, 2)
+        elif name == "cand:grad_x_std":
+            value = _gradient(net, x).abs() * x.std(dim=1, keepdim=True, unbiased=False)
         elif name in ("cand:ixg_signed", "cand:ixg_signed_blur5"):
             contribution = (x - mean) * _gradient(net, x)
             direction = torch.sign(contribution.sum(dim=(1, 2), keepdim=True))

@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
                 occluded[:, L - last_lag : L - last_lag + H] = windows.mean(dim=1, keepdim=True)
                 moves[last_lag] = (network(occluded).forecast - base).abs().mean().item()
         block = max(moves, key=moves.get)
-        for kind in ("paper", "per_step", "gradient", "input_x_gradient"):
+        for kind in ("paper", "per_step", "gradient", "input_x_gradient", "aligned_input_x_gradient"):
             profile = result.lag_profile(kind)
             share = profile[K - H : K].sum() / profile.sum()
             lines.append(f"| {H} | {mse:.3f} | lags {block - H + 1}-{block} | {kind} | {int(np.argmax(profile)) + 1} | "
