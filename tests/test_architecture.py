@@ -19,6 +19,7 @@ LAYERS: list[set[str]] = [
     {"saliency"},
     {"_darts_module"},
     {"explainability", "plotting", "faithfulness"},
+    {"_darts_saliency"},
     {"darts_model"},
     {"_safe_pickle", "_sktime_adapter"},
     {"sktime_forecaster"},
