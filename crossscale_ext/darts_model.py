@@ -38,7 +38,7 @@ from crossscale_ext._darts_module import (
 )
 from crossscale_ext._darts_saliency import DartsSaliencyMixin
 from crossscale_ext.checkpointing import EpochSeedCallback, enable_resumable_checkpoints
-from crossscale_ext.config import ArchitectureConfig, fill_parameter_docs
+from crossscale_ext.config import ArchitectureConfig, check_removed_center, fill_parameter_docs
 from crossscale_ext.explainability import CrossScaleNetExplainabilityResult
 from crossscale_ext.network import CrossScaleNet
 from crossscale_ext.training import fast_optimizer_kwargs
@@ -115,7 +115,6 @@ class CrossScaleNetModel(DartsSaliencyMixin, MixedCovariatesTorchModel):
         dropout: float = _DEFAULT.dropout,
         channel_mixing: bool = _DEFAULT.channel_mixing,
         instance_norm: bool = _DEFAULT.instance_norm,
-        instance_norm_center: str = _DEFAULT.instance_norm_center,
         covariate_path: str = _DEFAULT.covariate_path,
         scale_fusion: str = _DEFAULT.scale_fusion,
         use_static_covariates: bool = True,
@@ -188,12 +187,14 @@ class CrossScaleNetModel(DartsSaliencyMixin, MixedCovariatesTorchModel):
             dropout=dropout,
             channel_mixing=channel_mixing,
             instance_norm=instance_norm,
-            instance_norm_center=instance_norm_center,
+            instance_norm_center=kwargs.pop("instance_norm_center", None),
             covariate_path=covariate_path,
             scale_fusion=scale_fusion,
         )
         self.architecture.validate(input_chunk_length, output_chunk_length)
-        super().__init__(**self._extract_torch_model_params(**self.model_params))
+        params = {name: value for name, value in self.model_params.items() if name != "instance_norm_center"}
+        super().__init__(**self._extract_torch_model_params(**params))
+        self._model_params.pop("instance_norm_center", None)
         self.pl_module_params = self._extract_pl_module_params(**self.model_params)
 
         for name, value in self.architecture.as_dict().items():
@@ -203,7 +204,9 @@ class CrossScaleNetModel(DartsSaliencyMixin, MixedCovariatesTorchModel):
             enable_resumable_checkpoints(self.trainer_params)
 
     def __setstate__(self, state: dict) -> None:
-        """Darts' unpickling, which rebuilds the trainer callbacks; re-adds the resumable-checkpoint callback."""
+        """Darts' unpickling; re-adds the resumable-checkpoint callback, drops the removed ``instance_norm_center``."""
+        check_removed_center(state.pop("instance_norm_center", None), saved=True)
+        check_removed_center(state.get("_model_params", {}).pop("instance_norm_center", None), saved=True)
         super().__setstate__(state)
         if self.save_checkpoints:
             enable_resumable_checkpoints(self.trainer_params)
@@ -238,14 +241,8 @@ class CrossScaleNetModel(DartsSaliencyMixin, MixedCovariatesTorchModel):
         """Number of patches per scale, ``ceil(input_chunk_length / base_patch_length)``."""
         return self.architecture.n_patches(self.input_chunk_length)
 
-    def _check_inputs(
-        self,
-        series: TimeSeries | Sequence[TimeSeries] | None,
-        past_covariates: TimeSeries | Sequence[TimeSeries] | None,
-        future_covariates: TimeSeries | Sequence[TimeSeries] | None,
-        min_length: int,
-        role: str,
-    ) -> None:
+    def _check_inputs(self, series: Any, past_covariates: Any, future_covariates: Any, min_length: int,
+                      role: str) -> None:
         """:func:`~crossscale_ext._darts_module.check_inputs` with this model's chunk lengths."""
         chunks = (self.input_chunk_length, self.output_chunk_length, self.output_chunk_shift)
         check_inputs(series, past_covariates, future_covariates, min_length, role, chunks)

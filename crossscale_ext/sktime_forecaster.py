@@ -26,7 +26,7 @@ from crossscale_ext._sktime_saliency import (
     find_crossscale_forecaster,
     pipeline_saliency,
 )
-from crossscale_ext.config import ArchitectureConfig, fill_parameter_docs
+from crossscale_ext.config import ArchitectureConfig, check_removed_center, fill_parameter_docs
 
 __all__ = ["CrossScaleNetForecaster", "find_crossscale_forecaster", "pipeline_saliency"]
 
@@ -210,7 +210,6 @@ class CrossScaleNetForecaster(SktimeSaliencyMixin, BaseForecaster):
         dropout: float = _DEFAULT.dropout,
         channel_mixing: bool = _DEFAULT.channel_mixing,
         instance_norm: bool = _DEFAULT.instance_norm,
-        instance_norm_center: str = _DEFAULT.instance_norm_center,
         covariate_path: str = _DEFAULT.covariate_path,
         scale_fusion: str = _DEFAULT.scale_fusion,
         use_reversible_instance_norm: bool = False,
@@ -237,7 +236,6 @@ class CrossScaleNetForecaster(SktimeSaliencyMixin, BaseForecaster):
         self.dropout = dropout
         self.channel_mixing = channel_mixing
         self.instance_norm = instance_norm
-        self.instance_norm_center = instance_norm_center
         self.covariate_path = covariate_path
         self.scale_fusion = scale_fusion
         self.use_reversible_instance_norm = use_reversible_instance_norm
@@ -460,6 +458,7 @@ class CrossScaleNetForecaster(SktimeSaliencyMixin, BaseForecaster):
     def __setstate__(self, state: dict) -> None:
         """Restore pickled state and re-attach the fitted Lightning module to the Darts model."""
         state = dict(state)
+        check_removed_center(state.pop("instance_norm_center", None), saved=True)
         module = state.pop("_fitted_lightning_module", None)
         self.__dict__.update(state)
         if module is not None:
@@ -553,7 +552,6 @@ class CrossScaleNetForecaster(SktimeSaliencyMixin, BaseForecaster):
         probabilistic = {
             **tiny, "input_chunk_length": 8, "n_scales": 3, "base_patch_length": 4, "dropout": 0.0,
             "channel_mixing": False, "covariate_path": "linear", "scale_fusion": "sum",
-            "instance_norm_center": "last",
             "quantiles": [0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95],
             "num_samples": 32, "batch_size": 16, "update_epochs": 1, "random_state": 1,
         }
