@@ -179,18 +179,8 @@ class CrossScaleNetModel(DartsSaliencyMixin, MixedCovariatesTorchModel):
                 "CrossScaleNetModel needs a fixed input_chunk_length (an int such as 96): its scales and patches "
                 "are built for one window length."
             )
-        self.architecture = ArchitectureConfig(
-            n_scales=n_scales,
-            base_patch_length=base_patch_length,
-            moving_avg_kernel=moving_avg_kernel,
-            d_model=d_model,
-            dropout=dropout,
-            channel_mixing=channel_mixing,
-            instance_norm=instance_norm,
-            instance_norm_center=kwargs.pop("instance_norm_center", None),
-            covariate_path=covariate_path,
-            scale_fusion=scale_fusion,
-        )
+        check_removed_center(kwargs.pop("instance_norm_center", None))
+        self.architecture = ArchitectureConfig.from_params(self.model_params)  # the architecture arguments above
         self.architecture.validate(input_chunk_length, output_chunk_length)
         params = {name: value for name, value in self.model_params.items() if name != "instance_norm_center"}
         super().__init__(**self._extract_torch_model_params(**params))
