@@ -27,7 +27,7 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 
-__all__ = ["EpochSeedCallback"]
+__all__ = ["EpochSeedCallback", "enable_resumable_checkpoints"]
 
 _SEED_BOUND = 2**62
 
@@ -151,3 +151,16 @@ class EpochSeedCallback(pl.Callback):
 
     def __repr__(self) -> str:
         return f"EpochSeedCallback(base_seed={self.base_seed})"
+
+
+def enable_resumable_checkpoints(trainer_params: dict[str, Any]) -> None:
+    """Make a training with Darts' ``save_checkpoints=True`` resumable exactly; changes ``trainer_params`` in place.
+
+    Adds an :class:`EpochSeedCallback` to the trainer's callbacks (unless one is there) and switches Lightning's
+    checkpointing on (``QUIET_TRAINER_KWARGS`` switch it off, which Lightning would refuse together with Darts'
+    checkpoint callbacks).
+    """
+    callbacks = trainer_params.setdefault("callbacks", [])
+    if not any(isinstance(callback, EpochSeedCallback) for callback in callbacks):
+        callbacks.append(EpochSeedCallback())
+    trainer_params["enable_checkpointing"] = True

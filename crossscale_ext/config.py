@@ -14,8 +14,9 @@ This module imports neither Darts nor sktime nor torch (numpy only).
 from __future__ import annotations
 
 import re
-from dataclasses import MISSING, asdict, dataclass, field, fields, replace
-from typing import Any, Literal, get_args
+import warnings
+from dataclasses import MISSING, InitVar, asdict, dataclass, field, fields, replace
+from typing import Any, Literal
 
 import numpy as np
 
@@ -24,6 +25,7 @@ __all__ = [
     "REFERENCE_ARCHITECTURE",
     "InvalidIntegerError",
     "check_int",
+    "check_removed_center",
     "fill_parameter_docs",
     "parameter_docs",
 ]
@@ -33,7 +35,6 @@ REFERENCE_MOVING_AVG_KERNEL = 25
 
 CovariatePath = Literal["none", "linear", "lagged"]
 ScaleFusion = Literal["linear", "sum"]
-NormCenter = Literal["mean", "last"]
 
 
 def _doc(text: str) -> Any:
@@ -65,6 +66,34 @@ def check_int(name: str, value: Any, low: int = 1, allow_none: bool = False) -> 
     if value < low:
         raise ValueError(message)
     return int(value)
+
+
+def check_removed_center(value: Any, saved: bool = False) -> None:
+    """Accept the removed ``instance_norm_center`` argument at its only remaining value, ``"mean"``.
+
+    The instance normalisation subtracts the window mean. ``None`` (not given) passes; ``"mean"`` passes with a
+    ``FutureWarning`` when passed by the caller (silently when read from a saved model, ``saved=True``).
+
+    Raises
+    ------
+    ValueError
+        For any other value (``"last"``, the window's last value), naming the removal and the fix.
+    """
+    if value is None or (value == "mean" and saved):
+        return
+    if value == "mean":
+        warnings.warn(
+            "instance_norm_center is deprecated and will be removed: the instance normalisation always subtracts "
+            "the window mean, so instance_norm_center='mean' changes nothing. Drop the argument.",
+            FutureWarning,
+            stacklevel=4,
+        )
+        return
+    raise ValueError(
+        f"instance_norm_center={value!r} was removed from crossscale_ext: the instance normalisation subtracts the "
+        "window mean (centring on the last value did not improve validation error, docs/benchmarks/forecast.md). "
+        "Drop the argument; a model saved with instance_norm_center='last' must be retrained."
+    )
 
 
 @dataclass(frozen=True)
@@ -122,16 +151,6 @@ class ArchitectureConfig:
             "target normalised before the network."
         ),
     )
-    instance_norm_center: NormCenter = field(
-        default="mean",
-        metadata=_doc(
-            "What the instance normalisation subtracts from every input channel (and adds back to the forecast): "
-            "``'mean'`` (default, the reference's RevIN) the window mean; ``'last'`` the window's last value "
-            "(PatchTST's ``subtract_last``, NLinear's centring), so the network forecasts the change from the "
-            "last observation. Both divide by the window's standard deviation; with covariates, the covariate path's "
-            "gate weights whichever is re-added. Needs ``instance_norm=True``."
-        ),
-    )
     covariate_path: CovariatePath = field(
         default="lagged",
         metadata=_doc(
@@ -156,8 +175,12 @@ class ArchitectureConfig:
             "parameter, shared by every step and channel (2 weights for a point forecast)."
         ),
     )
+    #: Removed: the instance normalisation subtracts the window mean. ``"mean"`` is accepted with a
+    #: ``FutureWarning``; ``"last"`` raises a ``ValueError`` (see :func:`check_removed_center`).
+    instance_norm_center: InitVar[str | None] = None
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, instance_norm_center: str | None) -> None:
+        check_removed_center(instance_norm_center)
         check_int("n_scales", self.n_scales, 2)
         check_int("base_patch_length", self.base_patch_length, 1)
         if self.moving_avg_kernel is not None:
@@ -173,16 +196,6 @@ class ArchitectureConfig:
             raise ValueError(
                 "covariate_path must be 'none' (the reference layout), 'linear' or 'lagged'; "
                 f"got {self.covariate_path!r}."
-            )
-        if self.instance_norm_center not in get_args(NormCenter):
-            raise ValueError(
-                "instance_norm_center must be 'mean' (the reference's RevIN) or 'last'; "
-                f"got {self.instance_norm_center!r}."
-            )
-        if self.instance_norm_center != "mean" and not self.instance_norm:
-            raise ValueError(
-                f"instance_norm_center={self.instance_norm_center!r} needs instance_norm=True (without instance "
-                "normalisation nothing is subtracted); set instance_norm=True or leave instance_norm_center='mean'."
             )
         if self.scale_fusion not in ("linear", "sum"):
             raise ValueError(
@@ -200,6 +213,12 @@ class ArchitectureConfig:
                 f"moving_avg_kernel={self.moving_avg_kernel} must be odd so the trend keeps the series length; "
                 f"use {self.moving_avg_kernel + 1}."
             )
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickle; a config saved with ``instance_norm_center="mean"`` loads, one with ``"last"`` is refused."""
+        state = dict(state)
+        check_removed_center(state.pop("instance_norm_center", None), saved=True)
+        self.__dict__.update(state)
 
     def validate(self, input_length: int, output_length: int) -> None:
         """Check that a lookback and horizon fit these scales, patches and kernel.

@@ -24,8 +24,6 @@ Extensions beyond the reference (all off, or neutral, by default):
 - ``scale_fusion="sum"``: the scales' weighted forecasts are summed instead of fused by the reference's linear
   layer from ``n_scales * H`` to ``H`` steps (most of the parameters at long horizons). ``"linear"`` (the default)
   is the reference layer.
-- ``instance_norm_center="last"``: the instance normalisation subtracts the window's last value instead of its
-  mean (PatchTST's ``subtract_last``); ``"mean"`` (the default) is the reference's RevIN.
 
 This module imports torch only (no Darts, no sktime): ``import crossscale_ext.network`` stays light.
 """
@@ -34,14 +32,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any, NamedTuple, get_args
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from crossscale_ext import _fork  # noqa: F401  (forked children run torch on one thread)
-from crossscale_ext.config import ArchitectureConfig, NormCenter, check_int
+from crossscale_ext.config import ArchitectureConfig, check_int
 
 __all__ = [
     "CrossScaleNet",
@@ -121,32 +119,25 @@ class ReversibleInstanceNorm(nn.Module):
         Number of channels ``C``.
     eps
         Added to the variance (default 1e-5, as the reference).
-    center
-        What is subtracted: ``"mean"`` (default, the reference) the window mean, ``"last"`` the window's last
-        value (PatchTST's ``subtract_last``). The scale is the window's standard deviation either way.
     """
 
-    def __init__(self, n_channels: int, eps: float = 1e-5, center: NormCenter = "mean") -> None:
+    def __init__(self, n_channels: int, eps: float = 1e-5) -> None:
         super().__init__()
-        if center not in get_args(NormCenter):
-            raise ValueError(f"center must be 'mean' or 'last'; got {center!r}.")
         self.eps = eps
-        self.center = center
         self.affine_weight = nn.Parameter(torch.ones(n_channels))
         self.affine_bias = nn.Parameter(torch.zeros(n_channels))
 
     def statistics(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The detached ``(center, stdev)`` of ``x`` ``(B, T, C)``, each ``(B, 1, C)``."""
         variance, mean = torch.var_mean(x.detach(), dim=1, keepdim=True, unbiased=False)
-        center = mean if self.center == "mean" else x[:, -1:, :].detach()
-        return center, torch.sqrt(variance + self.eps)
+        return mean, torch.sqrt(variance + self.eps)
 
     def normalize(
         self, x: torch.Tensor, offset: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Return ``(x_normalised + offset, center, stdev)`` for ``x`` of shape ``(B, T, C)``.
 
-        ``center`` is the subtracted ``(B, 1, C)`` statistic: the window mean, or its last value. ``offset`` (e.g. a
+        ``center`` is the subtracted ``(B, 1, C)`` statistic, the window mean. ``offset`` (e.g. a
         positional encoding ``(T, C)``) is added in the same pass.
         """
         center, stdev = self.statistics(x)
@@ -489,7 +480,7 @@ class CrossScaleNet(nn.Module):
         self.patch_lengths = [base_patch_length // 2**s for s in range(n_scales)]
 
         self.instance_norm = (
-            ReversibleInstanceNorm(n_channels, center=config.instance_norm_center) if config.instance_norm else None
+            ReversibleInstanceNorm(n_channels) if config.instance_norm else None
         )
         self.register_buffer(
             "positional_encoding", sinusoidal_positional_encoding(input_length, n_channels), persistent=False

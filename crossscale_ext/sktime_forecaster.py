@@ -3,36 +3,38 @@
 :class:`CrossScaleNetForecaster`, an sktime ``BaseForecaster`` that delegates training and prediction to
 :class:`~crossscale_ext.darts_model.CrossScaleNetModel` (one training path), with probabilistic forecasts
 through Darts' ``QuantileRegression`` and the model's saliency as pandas objects in ``y``'s own index type.
-The conversions between sktime's data and the Darts model live in :mod:`crossscale_ext._sktime_adapter`, as
-sktime keeps them in ``sktime/forecasting/base/adapters/_darts.py``. Importing this module loads no Darts.
+The estimator holds sktime's contract (tags, ``_fit``, ``_predict``, ``get_test_params``); the checks of sktime's
+data are in :mod:`crossscale_ext._sktime_data`, the conversions to and from the Darts model in
+:mod:`crossscale_ext._sktime_adapter` (as sktime keeps them in ``sktime/forecasting/base/adapters/_darts.py``) and
+the saliency methods in :mod:`crossscale_ext._sktime_saliency`. Importing this module loads no Darts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from typing import Any, Literal
+from typing import Any
 
 import pandas as pd
 from sktime.forecasting.base import BaseForecaster, ForecastingHorizon
 
 from crossscale_ext import _sktime_adapter as adapter
+from crossscale_ext import _sktime_data as sktime_data
 from crossscale_ext._lightning import quiet_lightning
-from crossscale_ext.config import ArchitectureConfig, check_int, fill_parameter_docs
-from crossscale_ext.maps import RECOMMENDED_MAP
+from crossscale_ext._sktime_saliency import (
+    SktimeSaliencyMixin,
+    find_crossscale_forecaster,
+    pipeline_saliency,
+)
+from crossscale_ext.config import ArchitectureConfig, check_removed_center, fill_parameter_docs
 
 __all__ = ["CrossScaleNetForecaster", "find_crossscale_forecaster", "pipeline_saliency"]
 
 #: The default architecture: the constructor's defaults are read from it, as the Darts model's are.
 _DEFAULT = ArchitectureConfig()
 
-#: Values of ``kind`` of :meth:`CrossScaleNetForecaster.saliency` (the registry's frame maps, then ``"all"``).
-SaliencyKind = Literal[
-    "gradient", "input_x_gradient", "aligned_input_x_gradient", "paper", "per_step", "per_component", "all"
-]
 
-
-class CrossScaleNetForecaster(BaseForecaster):
+class CrossScaleNetForecaster(SktimeSaliencyMixin, BaseForecaster):
     """CrossScaleNet for sktime: multi-scale forecasts, each with a saliency map of the inputs it rests on.
 
     An sktime forecaster around :class:`~crossscale_ext.darts_model.CrossScaleNetModel` (the Darts model of
@@ -208,7 +210,6 @@ class CrossScaleNetForecaster(BaseForecaster):
         dropout: float = _DEFAULT.dropout,
         channel_mixing: bool = _DEFAULT.channel_mixing,
         instance_norm: bool = _DEFAULT.instance_norm,
-        instance_norm_center: str = _DEFAULT.instance_norm_center,
         covariate_path: str = _DEFAULT.covariate_path,
         scale_fusion: str = _DEFAULT.scale_fusion,
         use_reversible_instance_norm: bool = False,
@@ -235,7 +236,6 @@ class CrossScaleNetForecaster(BaseForecaster):
         self.dropout = dropout
         self.channel_mixing = channel_mixing
         self.instance_norm = instance_norm
-        self.instance_norm_center = instance_norm_center
         self.covariate_path = covariate_path
         self.scale_fusion = scale_fusion
         self.use_reversible_instance_norm = use_reversible_instance_norm
@@ -258,8 +258,8 @@ class CrossScaleNetForecaster(BaseForecaster):
         self._y, self._X = None, None
 
         self._architecture().validate(input_chunk_length, output_chunk_length)
-        adapter.quantile_levels(quantiles)
-        adapter.check_training_params(
+        sktime_data.quantile_levels(quantiles)
+        sktime_data.check_training_params(
             n_epochs=n_epochs, batch_size=batch_size, num_samples=num_samples, update_epochs=update_epochs
         )
         self.set_tags(**{"capability:pred_int": quantiles is not None})
@@ -280,12 +280,12 @@ class CrossScaleNetForecaster(BaseForecaster):
         sktime rejects missing values and non-numeric columns inside ``fit``, ``update`` and every ``predict*``
         (all call this method) before ``_fit`` sees the data, with messages that name neither column nor fix.
         """
-        adapter.check_numeric_complete(y, "y")  # first: sktime's checks expect its TypeError for categorical data
-        adapter.check_numeric_complete(X, "X")
-        adapter.check_index_and_columns(y, X)
+        sktime_data.check_numeric_complete(y, "y")  # first: sktime's checks expect its TypeError for categorical data
+        sktime_data.check_numeric_complete(X, "X")
+        sktime_data.check_index_and_columns(y, X)
         seen = getattr(self, "_cur_y", None)  # after fit: X in predict and y in update must be indexed like it
-        adapter.check_index_type(y, seen, "y", "the y seen in fit")
-        adapter.check_index_type(X, seen, "X", "the y seen in fit")
+        sktime_data.check_index_type(y, seen, "y", "the y seen in fit")
+        sktime_data.check_index_type(X, seen, "X", "the y seen in fit")
         return super()._check_X_y(X, y, *args, **kwargs)
 
     def _restoring_state(self, call: Callable[[], Any]) -> Any:
@@ -365,11 +365,11 @@ class CrossScaleNetForecaster(BaseForecaster):
             lambda: super(CrossScaleNetForecaster, self).update(y, X=X, update_params=update_params)
         )
 
-    def _seen_instances(self) -> list[adapter.Instance]:
+    def _seen_instances(self) -> list[sktime_data.Instance]:
         """The series seen so far (fit plus updates)."""
         return self._adapter.instances(self._cur_y, self._cur_X, "predict", training=False)
 
-    def _train(self, instances: list[adapter.Instance], model=None):
+    def _train(self, instances: list[sktime_data.Instance], model=None):
         """Train a fresh model (``model=None``) or continue training ``model`` for ``update_epochs`` epochs."""
         series, covariates = self._adapter.training_inputs(instances)
         epochs = {} if model is None else {"epochs": self.update_epochs}
@@ -407,7 +407,7 @@ class CrossScaleNetForecaster(BaseForecaster):
         except NotImplementedError as error:
             if "in-sample" not in str(error):
                 raise
-            raise NotImplementedError(adapter.in_sample_message(str(error), self._cutoff)) from error
+            raise NotImplementedError(sktime_data.in_sample_message(str(error), self._cutoff)) from error
 
     def _forecast(self, fh: ForecastingHorizon, X: pd.DataFrame | None, alphas: list[float] | None) -> list:
         """Forecasts of every series at ``fh`` (the point forecast when ``alphas`` is None); see the adapter.
@@ -419,7 +419,7 @@ class CrossScaleNetForecaster(BaseForecaster):
 
         X = self._adapter.checked_X(X, "predict")
         instances = self._seen_instances()
-        levels = adapter.quantile_levels(self.quantiles)
+        levels = sktime_data.quantile_levels(self.quantiles)
         with INFERENCE_LOCK:
             return self._adapter.forecast(
                 self.darts_model_, instances, fh, X, levels, alphas, self.num_samples, self.random_state, self._quiet
@@ -431,208 +431,9 @@ class CrossScaleNetForecaster(BaseForecaster):
 
     def _predict_quantiles(self, fh: ForecastingHorizon, X: pd.DataFrame | None, alpha: list[float]) -> pd.DataFrame:
         """Quantile forecasts at ``fh``, columns ``(variable, alpha)``, for ``alpha`` within the trained levels."""
-        alphas = adapter.checked_alphas(alpha, adapter.quantile_levels(self.quantiles))
+        alphas = sktime_data.checked_alphas(alpha, sktime_data.quantile_levels(self.quantiles))
         columns = self._get_columns(method="predict_quantiles", alpha=alpha)
         return self._adapter.forecast_frame(self._forecast(fh, X, alphas=alphas), columns)
-
-    # ------------------------------------------------------------------ saliency
-    def _saliency_results(
-        self, windows: str, gradients: bool, stride: int = 1, maps: tuple[str, ...] | None = None
-    ) -> list[tuple]:
-        """The Darts model's saliency of every series seen: ``(instance, start row, SaliencyResult)`` triples."""
-        instances = self._seen_instances()
-        return self._adapter.saliency_results(
-            self.darts_model_, instances, windows, gradients, stride, self._quiet, maps=maps
-        )
-
-    def saliency(
-        self,
-        windows: Literal["last", "all"] = "last",
-        kind: SaliencyKind = RECOMMENDED_MAP,
-        gradients: bool = True,
-    ) -> pd.DataFrame:
-        """Saliency of the forecasts, indexed by the input windows' time points in y's index type.
-
-        Built from the Darts model's :class:`~crossscale_ext.saliency.SaliencyResult` of every series
-        (``temporal_map``, ``component_map``, ``to_dataframe``), re-indexed into ``y``'s index.
-
-        Parameters
-        ----------
-        windows : {"last", "all"}, default="last"
-            ``"last"``: the input window of the next forecast (the last ``input_chunk_length`` time points of
-            every series). ``"all"``: every input window of the data seen so far, from the first full window to
-            the last one.
-        kind : {"gradient", "input_x_gradient", "aligned_input_x_gradient", "paper", "per_step", \
-"per_component", "all"}, \
-default="gradient"
-            Which map (:data:`~crossscale_ext.maps.RECOMMENDED_MAP`, ``"gradient"``, by default). The gradient
-            maps, one column per input component (y's columns, then X's; an X column named like a y column is
-            prefixed ``X:``), the columns' Index named after the map: ``"gradient"``, ``|d forecast / d
-            input|`` (the forecast summed over its steps and targets; the row sums give the temporal gradient
-            map), the recommended reading; ``"input_x_gradient"``, ``|(input - window mean) * d forecast / d
-            input|``; ``"aligned_input_x_gradient"``, its cells that push the forecast the way the whole window does.
-            The paper's attention maps, whose columns carry the prefix ``attention_``:
-            ``"per_component"``, columns ``attention_per_component:<component>``, the per-step attention map
-            split across components (the row sums give the per-step map); ``"per_step"``, one column
-            ``attention_per_step``, the patch attention refined by the local attention (sums to 1 per window);
-            ``"paper"``, one column ``attention_paper``, the reference implementation's map (patch resolution,
-            sums to ``n_scales - 1`` per window). ``"all"``: every map summed over components (``gradient``,
-            ``input_x_gradient``, ``attention_paper``, ``attention_per_step``, ``attention_per_component``),
-            then one column per component of every cell map (``gradient:<component>``, ...), the layout of
-            ``SaliencyResult.to_dataframe(components="all")``. See :mod:`crossscale_ext.saliency`.
-        gradients : bool, default=True
-            Whether the gradient maps may be computed (one backward pass, about twice the cost). Needed by the
-            gradient kinds; ``kind="all"`` leaves the gradient columns out when False. The attention kinds never
-            compute them.
-
-        Returns
-        -------
-        pd.DataFrame
-            Rows: the input window's time points (``y``'s index type and name). With ``windows="all"`` a
-            ``MultiIndex`` ``(forecast_start, time)``, where ``forecast_start`` is the first time point each
-            window forecasts. Panels and hierarchies add their instance levels in front.
-
-        Raises
-        ------
-        ValueError
-            When ``windows`` or ``kind`` is unknown, or ``kind`` is a gradient map and ``gradients=False``.
-
-        Notes
-        -----
-        With exogenous X, forecast steps after the cutoff have no X (those of the last window, and of the final
-        windows with ``windows="all"``): they get zeros. The attention maps do not read them, but the gradient
-        maps of those windows are the gradients of a forecast with zero future X.
-
-        Memory: with ``windows="all"`` the frame has one float64 row per window and input time point, so
-        ``8 * input_chunk_length * K`` bytes per window for ``K`` columns plus its index (about 9 KB per window
-        for 96 time points and 8 columns before the index); the pass computes only the map of ``kind``. For long
-        data walk the windows in chunks with :meth:`iter_saliency`.
-        """
-        self.check_is_fitted()
-        needs_gradients = adapter.saliency_needs_gradients(windows, kind, gradients)
-        maps = adapter.saliency_maps(kind, needs_gradients)
-        return self._adapter.saliency_frame(self._saliency_results(windows, needs_gradients, maps=maps), kind, windows)
-
-    def iter_saliency(
-        self,
-        kind: SaliencyKind = RECOMMENDED_MAP,
-        gradients: bool = True,
-        windows_per_chunk: int = 10_000,
-    ) -> Iterator[pd.DataFrame]:
-        """``saliency(windows="all", kind=kind)`` in chunks of windows, for data too long to hold at once.
-
-        Yields DataFrames laid out as :meth:`saliency` with ``windows="all"`` (``MultiIndex`` ``(forecast_start,
-        time)``, instance levels in front for panels), each holding the rows of at most ``windows_per_chunk``
-        consecutive windows of one series; concatenated (``pd.concat``) they are exactly ``saliency(windows="all",
-        kind=kind, gradients=gradients)``. Only the current chunk is in memory (about ``8 * L * K`` bytes per
-        window for ``K`` columns, plus the pass's float32 maps of the kind only). Delegates to the Darts model's
-        :meth:`~crossscale_ext.darts_model.CrossScaleNetModel.iter_saliency`.
-
-        Parameters
-        ----------
-        kind : str, default="gradient"
-            As for :meth:`saliency`.
-        gradients : bool, default=True
-            As for :meth:`saliency`.
-        windows_per_chunk : int, default=10_000
-            Windows per yielded DataFrame.
-
-        Returns
-        -------
-        Iterator of pd.DataFrame
-            The arguments are checked when this is called; each chunk is computed when the iteration reaches it.
-
-        Raises
-        ------
-        ValueError
-            As :meth:`saliency`, and for a ``windows_per_chunk`` that is not a positive integer.
-        """
-        self.check_is_fitted()
-        needs_gradients = adapter.saliency_needs_gradients("all", kind, gradients)
-        check_int("windows_per_chunk", windows_per_chunk)
-        chunks = self._adapter.iter_saliency_results(
-            self.darts_model_, self._seen_instances(), needs_gradients, adapter.saliency_maps(kind, needs_gradients),
-            windows_per_chunk, self._quiet,
-        )
-        return (self._adapter.saliency_frame([chunk], kind, "all") for chunk in chunks)
-
-    def panel_saliency(
-        self,
-        windows: Literal["last", "all"] = "last",
-        kind: SaliencyKind = RECOMMENDED_MAP,
-        groups: str | Callable[[tuple], Any] | None = None,
-        windows_per_chunk: int = 10_000,
-    ) -> Any:
-        """Which inputs and lags matter across every series of the panel seen so far, overall or per group.
-
-        The maps of every series' windows (batched across series) are summed as they stream, at most
-        ``windows_per_chunk`` windows at a time.
-
-        Parameters
-        ----------
-        windows : {"last", "all"}, default="last"
-            As for :meth:`saliency`.
-        kind : str, default="gradient"
-            The map summarised (any ``kind`` of :meth:`saliency` but ``"all"``).
-        groups : str, callable or None, default=None
-            None: one group, ``"all"``. The name of one of y's instance levels (e.g. ``"region"``): one group per
-            label of that level. A function of an instance's key (the tuple of its instance labels): its group.
-        windows_per_chunk : int, default=10_000
-            Windows summed at a time.
-
-        Returns
-        -------
-        PanelSaliency
-            ``lag_profile`` (lag x group), ``importance`` (group x input component, y's columns then X's; rows sum
-            to 1), ``n_windows`` per group, and ``plot()``.
-        """
-        self.check_is_fitted()
-        if windows not in ("last", "all"):
-            raise ValueError(f"windows must be 'last' or 'all'; got {windows!r}.")
-        check_int("windows_per_chunk", windows_per_chunk)
-        return self._adapter.panel_saliency(
-            self.darts_model_, self._seen_instances(), windows, kind, groups, windows_per_chunk, self._quiet
-        )
-
-    def check_saliency(
-        self,
-        kind: SaliencyKind = RECOMMENDED_MAP,
-        seeds_models: Sequence[CrossScaleNetForecaster] | None = None,
-        **kwargs: Any,
-    ) -> Any:
-        """Check on the data seen so far that the map points at what the forecasts rest on.
-
-        The sktime face of :func:`crossscale_ext.faithfulness.check_saliency`: the forecaster's windows of y (and
-        X's past) have their top-ranked cells removed, and the forecast's move is compared with that of random
-        cells and of the most recent steps. For a single series (check one instance of a panel by fitting on
-        it). Read the verdict before trusting a map on your data.
-
-        Parameters
-        ----------
-        kind : str, default="gradient"
-            The map checked (any ``kind`` of :meth:`saliency` but ``"all"``).
-        seeds_models : list of CrossScaleNetForecaster, optional
-            The same forecaster fitted on the same data with other ``random_state`` values: their maps'
-            agreement is measured too.
-        **kwargs
-            ``fractions``, ``n_windows``, ``reference``, ``random_draws``, ``seed``, as there.
-
-        Returns
-        -------
-        SaliencyCheck
-            The deletion curves, their ratios to the baselines, a plain ``verdict`` and ``plot()``.
-        """
-        from crossscale_ext.faithfulness import check_saliency
-
-        self.check_is_fitted()
-        instances = self._seen_instances()
-        if len(instances) != 1:
-            raise ValueError(f"check_saliency checks one series; y holds {len(instances)}. Fit a forecaster on the "
-                             "instance you want to check.")
-        series, covariates = self._adapter.darts_inputs(instances, [0], None, 0, 0, "saliency")
-        others = [other.darts_model_ for other in seeds_models or []]
-        return check_saliency(self.darts_model_, series[0], future_covariates=None if covariates is None else
-                              covariates[0], kind=kind, seeds_models=others, **kwargs)
 
     def _get_fitted_params(self) -> dict:
         """Get fitted parameters: the Darts model and the network's input channels (no saliency pass).
@@ -644,29 +445,6 @@ default="gradient"
             channels (y's columns, then X's). The saliency summaries are :meth:`saliency_summary`.
         """
         return {"darts_model": self.darts_model_, "input_components": self._adapter.input_components}
-
-    def saliency_summary(self) -> dict:
-        """Saliency averaged over the input windows of the data seen so far, by lag and by input component.
-
-        One saliency pass over at most 512 evenly spaced windows per series (so it is not part of
-        ``get_fitted_params``, which stays cheap).
-
-        Returns
-        -------
-        dict
-            ``saliency_gradient`` (the recommended map) and the attention maps' ``saliency_per_step`` and
-            ``saliency_paper``: ``pd.Series`` indexed by lag (1 = the last input time point; the gradient map in
-            forecast units per input unit); ``saliency_per_component``: ``pd.DataFrame`` lag x input component
-            (attention); ``gradient_importance`` and ``component_importance``: ``pd.Series`` of each input
-            component's share of the gradient map and of the per-component attention map (each sums to 1);
-            ``n_saliency_windows``: the number of windows averaged.
-        """
-        self.check_is_fitted()
-        stride = adapter.summary_stride(self._seen_instances(), self.input_chunk_length)
-        results = self._saliency_results("all", gradients=True, stride=stride, maps=adapter.SUMMARY_MAPS)
-        return adapter.saliency_summary(
-            [r for _, _, r in results], self._adapter.input_components, self.input_chunk_length
-        )
 
     # ------------------------------------------------------------------ persistence
     def __getstate__(self) -> dict:
@@ -680,6 +458,7 @@ default="gradient"
     def __setstate__(self, state: dict) -> None:
         """Restore pickled state and re-attach the fitted Lightning module to the Darts model."""
         state = dict(state)
+        check_removed_center(state.pop("instance_norm_center", None), saved=True)
         module = state.pop("_fitted_lightning_module", None)
         self.__dict__.update(state)
         if module is not None:
@@ -773,7 +552,6 @@ default="gradient"
         probabilistic = {
             **tiny, "input_chunk_length": 8, "n_scales": 3, "base_patch_length": 4, "dropout": 0.0,
             "channel_mixing": False, "covariate_path": "linear", "scale_fusion": "sum",
-            "instance_norm_center": "last",
             "quantiles": [0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95],
             "num_samples": 32, "batch_size": 16, "update_epochs": 1, "random_state": 1,
         }
@@ -781,123 +559,3 @@ default="gradient"
 
 
 CrossScaleNetForecaster.__doc__ = fill_parameter_docs(CrossScaleNetForecaster.__doc__, style="sktime")
-
-
-def _fitted_crossscale_forecasters(estimator: Any) -> list[tuple[str, CrossScaleNetForecaster]]:
-    """Every fitted :class:`CrossScaleNetForecaster` reachable from ``estimator``, with its attribute path.
-
-    Walks the estimator's attributes (pipeline steps, a tuner's best forecaster, vectorized forecasters held
-    in a DataFrame, ...); each object is visited once. When some are reached through fitted attributes (names
-    ending in ``_``, such as a pipeline's ``steps_``), only those count: a forecaster the user fitted alone and
-    then passed to a pipeline as a parameter is not the one the pipeline forecasts with.
-    """
-    found: list[tuple[str, CrossScaleNetForecaster, bool]] = []
-    seen: set[int] = set()
-
-    def visit(obj: Any, path: str, via_fitted: bool) -> None:
-        if id(obj) in seen:
-            return
-        seen.add(id(obj))
-        if isinstance(obj, CrossScaleNetForecaster):
-            if obj.is_fitted:
-                found.append((path, obj, via_fitted))
-            return
-        if isinstance(obj, list | tuple):
-            for i, item in enumerate(obj):
-                visit(item, f"{path}[{i}]", via_fitted)
-        elif isinstance(obj, dict):
-            for key, item in obj.items():
-                visit(item, f"{path}[{key!r}]", via_fitted)
-        elif isinstance(obj, pd.DataFrame) and obj.dtypes.eq(object).all():
-            for (row, column), item in obj.stack().items():
-                visit(item, f"{path}.loc[{row!r}, {column!r}]", via_fitted)
-        elif hasattr(obj, "get_params") and hasattr(obj, "__dict__"):
-            names = [name for name in vars(obj) if not name.startswith("__")]
-            fitted = [name for name in names if name.endswith("_") and not name.startswith("_")]
-            for name in fitted + [name for name in names if name not in fitted]:  # fitted attributes first
-                visit(vars(obj)[name], f"{path}.{name}", via_fitted or name in fitted)
-
-    visit(estimator, "estimator", False)
-    if any(via_fitted for _, _, via_fitted in found):
-        found = [entry for entry in found if entry[2]]
-    return [(path, forecaster) for path, forecaster, _ in found]
-
-
-def find_crossscale_forecaster(estimator: Any) -> CrossScaleNetForecaster:
-    """The fitted :class:`CrossScaleNetForecaster` inside a fitted sktime estimator.
-
-    ``estimator`` may be the forecaster itself or any fitted composite that holds one: a
-    ``TransformedTargetForecaster`` or ``ForecastingPipeline`` step, a tuner's best forecaster
-    (``ForecastingGridSearchCV``), a wrapper's inner forecaster, ...
-
-    Raises
-    ------
-    ValueError
-        When ``estimator`` holds no fitted ``CrossScaleNetForecaster`` (e.g. it is not fitted yet), or holds
-        several different ones (the message lists where; call :meth:`CrossScaleNetForecaster.saliency` on the
-        one you want).
-    """
-    found = _fitted_crossscale_forecasters(estimator)
-    distinct = {id(forecaster): (path, forecaster) for path, forecaster in found}
-    if not distinct:
-        raise ValueError(
-            f"{type(estimator).__name__} holds no fitted CrossScaleNetForecaster: fit it first, and check that "
-            "a CrossScaleNetForecaster is one of its forecasters."
-        )
-    if len(distinct) > 1:
-        paths = [path for path, _ in distinct.values()]
-        raise ValueError(
-            f"{type(estimator).__name__} holds {len(distinct)} fitted CrossScaleNetForecasters ({', '.join(paths)}): "
-            "call saliency() on the one you want."
-        )
-    return next(iter(distinct.values()))[1]
-
-
-def pipeline_saliency(
-    estimator: Any,
-    windows: Literal["last", "all"] = "last",
-    kind: SaliencyKind = RECOMMENDED_MAP,
-    gradients: bool = True,
-) -> pd.DataFrame:
-    """Saliency of the CrossScaleNet forecaster inside a fitted sktime pipeline or wrapper.
-
-    Finds the forecaster with :func:`find_crossscale_forecaster` and returns its
-    :meth:`CrossScaleNetForecaster.saliency`. The maps are in the space the forecaster saw: after the
-    pipeline's target transformations (``TransformedTargetForecaster``) and exogenous transformations
-    (``ForecastingPipeline``), indexed by the time points of that transformed data. A transformation that
-    rescales the data rescales the gradient maps by the same factor; one that differences or detrends it
-    changes what each input time point means.
-
-    Parameters
-    ----------
-    estimator
-        A fitted sktime estimator that is, or holds, one fitted ``CrossScaleNetForecaster``.
-    windows, kind, gradients
-        As for :meth:`CrossScaleNetForecaster.saliency`.
-
-    Returns
-    -------
-    pd.DataFrame
-        The forecaster's saliency frame.
-
-    Raises
-    ------
-    ValueError
-        As :func:`find_crossscale_forecaster`, and as :meth:`CrossScaleNetForecaster.saliency`.
-
-    Examples
-    --------
-    >>> from sktime.datasets import load_airline
-    >>> from sktime.forecasting.compose import TransformedTargetForecaster
-    >>> from sktime.transformations.series.boxcox import LogTransformer
-    >>> from crossscale_ext import CrossScaleNetForecaster, pipeline_saliency
-    >>> forecaster = CrossScaleNetForecaster(
-    ...     input_chunk_length=32, output_chunk_length=8, n_scales=3, base_patch_length=8,
-    ...     d_model=16, n_epochs=1, random_state=0,
-    ... )
-    >>> pipe = TransformedTargetForecaster([("log", LogTransformer()), ("net", forecaster)])
-    >>> pipe = pipe.fit(load_airline(), fh=[1, 2, 3])
-    >>> pipeline_saliency(pipe).shape  # the gradient map of the log series' last window
-    (32, 1)
-    """
-    return find_crossscale_forecaster(estimator).saliency(windows=windows, kind=kind, gradients=gradients)

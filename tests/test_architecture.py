@@ -19,8 +19,11 @@ LAYERS: list[set[str]] = [
     {"saliency"},
     {"_darts_module"},
     {"explainability", "plotting", "faithfulness"},
+    {"_darts_saliency"},
     {"darts_model"},
+    {"_sktime_data"},
     {"_safe_pickle", "_sktime_adapter"},
+    {"_sktime_saliency"},
     {"sktime_forecaster"},
     {"benchmarks", "demo", "cli", "__main__", ""},  # and every benchmarks.* module
 ]

@@ -173,25 +173,36 @@ def test_crossscale_label_names_the_rows_and_is_in_the_command():
     assert "--crossscale-label" not in _command_line(parser.parse_args([]))
 
 
-def test_crossscale_weight_decay_switches_crossscalenet_to_adamw_only():
-    import argparse
-
+def test_crossscale_options_override_the_shared_trainer_settings():
     import torch
 
-    from crossscale_ext.benchmarks.forecast import _command_line, _validate, add_arguments, build_model
+    from crossscale_ext.benchmarks.forecast import build_model
 
-    model, *_ = build_model("CrossScaleNet", "ETTh1", 24, epochs=1, patience=1, crossscale_weight_decay=0.05)
+    adamw = {"optimizer_cls": torch.optim.AdamW, "optimizer_kwargs": {"lr": 1e-3, "weight_decay": 0.05}}
+    model, *_ = build_model("CrossScaleNet", "ETTh1", 24, epochs=1, patience=1, crossscale_options=adamw)
     assert model.model_params["optimizer_cls"] is torch.optim.AdamW
     assert model.model_params["optimizer_kwargs"] == {"lr": 1e-3, "weight_decay": 0.05}
     default, *_ = build_model("CrossScaleNet", "ETTh1", 24, epochs=1, patience=1)
     assert default.model_params["optimizer_cls"] is torch.optim.Adam
-    assert "weight_decay" not in default.model_params["optimizer_kwargs"]
-    peer, *_ = build_model("DLinear", "ETTh1", 24, epochs=1, patience=1, crossscale_weight_decay=0.05)
-    assert peer.model_params["optimizer_cls"] is torch.optim.Adam
+    assert default.model_params["optimizer_kwargs"] == {"lr": 1e-3}
+    assert default.model_params["n_epochs"] == 1 and default.model_params["batch_size"] == 32
 
-    parser = argparse.ArgumentParser()
-    add_arguments(parser)
-    assert "--crossscale-weight-decay 0.05" in _command_line(parser.parse_args(["--crossscale-weight-decay", "0.05"]))
-    assert "--crossscale-weight-decay" not in _command_line(parser.parse_args([]))
-    with pytest.raises(ValueError, match="--crossscale-weight-decay must be 0 or more"):
-        _validate(parser.parse_args(["--crossscale-weight-decay", "-1"]))
+
+def test_weight_decay_experiment_switches_crossscalenet_to_adamw_only():
+    import importlib.util
+    from pathlib import Path
+
+    import torch
+
+    path = Path(__file__).resolve().parents[1] / "experiments" / "weight_decay.py"
+    spec = importlib.util.spec_from_file_location("weight_decay_experiment", path)
+    experiment = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(experiment)
+    build_model = experiment.with_weight_decay(0.05)
+    model, *_ = build_model("CrossScaleNet", "ETTh1", 24, epochs=1, patience=1)
+    assert model.model_params["optimizer_cls"] is torch.optim.AdamW
+    assert model.model_params["optimizer_kwargs"] == {"lr": 1e-3, "weight_decay": 0.05}
+    peer, *_ = build_model("DLinear", "ETTh1", 24, epochs=1, patience=1)
+    assert peer.model_params["optimizer_cls"] is torch.optim.Adam
+    with pytest.raises(ValueError, match="weight decay must be 0 or more"):
+        experiment.with_weight_decay(-1.0)

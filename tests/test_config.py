@@ -27,13 +27,20 @@ def test_defaults_and_reference_layout():
         ({"channel_mixing": "yes"}, r"channel_mixing must be True or False"),
         ({"covariate_path": "dense"}, r"covariate_path must be 'none'"),
         ({"scale_fusion": "mean"}, r"scale_fusion must be 'linear' \(the reference layer\) or 'sum'"),
-        ({"instance_norm_center": "median"}, r"instance_norm_center must be 'mean' \(the reference's RevIN\)"),
-        ({"instance_norm_center": "last", "instance_norm": False}, r"needs instance_norm=True"),
+        ({"instance_norm_center": "last"}, r"instance_norm_center='last' was removed.*Drop the argument"),
+        ({"instance_norm_center": "median"}, r"instance_norm_center='median' was removed"),
     ],
 )
 def test_invalid_fields_name_the_fix(kwargs, message):
     with pytest.raises(ValueError, match=message):
         ArchitectureConfig(**kwargs)
+
+
+def test_removed_centring_option_is_accepted_at_its_remaining_value_with_a_warning():
+    with pytest.warns(FutureWarning, match="instance_norm_center is deprecated"):
+        config = ArchitectureConfig(instance_norm_center="mean", d_model=8)
+    assert config == ArchitectureConfig(d_model=8)
+    assert "instance_norm_center" not in config.as_dict()
 
 
 def test_validate_against_a_window():

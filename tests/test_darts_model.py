@@ -178,11 +178,13 @@ def test_integer_index_series(trainer_kwargs):
 
 
 def test_prediction_after_a_spawning_strategy_runs_in_this_process(trainer_kwargs):
+    from crossscale_ext._darts_module import single_process_trainer_params, spawns_processes
+
     model = small_model(trainer_kwargs | {"strategy": "ddp_spawn", "devices": 2})
-    assert model._spawns_processes()
-    trainer = model._single_process_trainer(verbose=False)
+    assert spawns_processes(model.trainer_params)
+    trainer = model._init_trainer(trainer_params=single_process_trainer_params(model.trainer_params, verbose=False))
     assert trainer.num_devices == 1 and "Spawn" not in type(trainer.strategy).__name__
-    assert not small_model(trainer_kwargs)._spawns_processes()
+    assert not spawns_processes(small_model(trainer_kwargs).trainer_params)
 
 
 def test_load_refuses_broken_and_crafted_files_with_a_clear_error(tmp_path, trainer_kwargs):

@@ -10,7 +10,6 @@ from crossscale_ext.network import (
     SEASONAL,
     TREND,
     DistributedLag,
-    ReversibleInstanceNorm,
     SeriesDecomposition,
     lagged_difference,
     sinusoidal_positional_encoding,
@@ -82,27 +81,10 @@ def test_instance_norm_makes_forecast_shift_equivariant():
     torch.testing.assert_close(net(x + 100.0).forecast, net(x).forecast + 100.0, atol=1e-3, rtol=1e-4)
 
 
-def test_last_value_centring_subtracts_the_window_end_and_adds_it_back():
-    norm = ReversibleInstanceNorm(2, center="last")
-    x = torch.randn(3, 16, 2) * 5.0 + 10.0
-    normalised, center, stdev = norm.normalize(x)
-    torch.testing.assert_close(center, x[:, -1:, :])
-    torch.testing.assert_close(normalised[:, -1, :], torch.zeros(3, 2))  # the last step is the origin
-    torch.testing.assert_close(normalised.std(dim=1, unbiased=False), torch.ones(3, 2), atol=1e-3, rtol=0.0)
-    torch.testing.assert_close(norm.denormalize(normalised[..., None], center, stdev, 2)[..., 0], x)
-    with pytest.raises(ValueError, match="center must be 'mean' or 'last'"):
-        ReversibleInstanceNorm(2, center="median")
-
-    torch.manual_seed(0)
-    net = CrossScaleNet(input_length=32, output_length=8, n_channels=1, n_scales=2, base_patch_length=8,
-                        moving_avg_kernel=5, instance_norm_center="last").eval()
-    x = torch.randn(2, 32, 1)
-    torch.testing.assert_close(net(x + 100.0).forecast, net(x).forecast + 100.0, atol=1e-3, rtol=1e-4)
-    # the same weights centred on the mean give another forecast: the option reaches the network
-    torch.manual_seed(0)
-    mean_net = CrossScaleNet(input_length=32, output_length=8, n_channels=1, n_scales=2, base_patch_length=8,
-                             moving_avg_kernel=5).eval()
-    assert not torch.allclose(net(x).forecast, mean_net(x).forecast)
+def test_removed_last_value_centring_is_refused_by_name():
+    with pytest.raises(ValueError, match="instance_norm_center='last' was removed"):
+        CrossScaleNet(input_length=32, output_length=8, n_channels=1, n_scales=2, base_patch_length=8,
+                      moving_avg_kernel=5, instance_norm_center="last")
 
 
 def test_future_and_static_covariates_change_the_forecast():

@@ -2,7 +2,8 @@
 
 ``tests/data/network_reference.pt`` holds, for a few small configurations (the package default with past, future
 and static covariates and a quantile output; the reference architecture; the linear covariate path with summed
-scales and last-value centring; no instance norm), the state_dict, fixed inputs and the forecast and every
+scales and last-value centring, which the current network refuses; no instance norm),
+the state_dict, fixed inputs and the forecast and every
 attention tensor returned by the network at commit 8e83f20, and the gradient of the forecast's sum with respect to
 the input (``tests/data/make_network_reference.py``). Loading those state_dicts also checks that saved models of that
 version still load.
@@ -18,7 +19,12 @@ import torch
 from crossscale_ext.network import SEASONAL, TREND, CrossScaleNet, ScaleEncoder, SeriesDecomposition
 
 FIXTURE = Path(__file__).parent / "data" / "network_reference.pt"
-CASES = torch.load(FIXTURE, weights_only=True)["cases"]
+SAVED = torch.load(FIXTURE, weights_only=True)["cases"]
+#: The network's architecture arguments of every saved case, without the removed ``instance_norm_center``.
+LAYOUTS = {name: {k: v for k, v in case["kwargs"].items() if k != "instance_norm_center"}
+           for name, case in SAVED.items()}
+#: The cases the current network computes: every one but those saved with last-value centring.
+CASES = {name: case for name, case in SAVED.items() if case["kwargs"].get("instance_norm_center", "mean") == "mean"}
 
 
 def assert_close(actual: torch.Tensor, expected: torch.Tensor) -> None:
@@ -48,11 +54,17 @@ def test_same_forecast_attention_and_gradient_as_the_saved_network(name: str) ->
     assert_close(gradient, case["input_gradient"])
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
+def test_a_case_saved_with_the_removed_centring_is_refused_by_name() -> None:
+    removed = [case["kwargs"] for name, case in SAVED.items() if name not in CASES]
+    assert len(removed) == 1
+    with pytest.raises(ValueError, match="instance_norm_center='last' was removed"):
+        CrossScaleNet(**removed[0])
+
+
+@pytest.mark.parametrize("name", sorted(SAVED))
 def test_saved_weights_keep_their_values_in_the_current_layout(name: str) -> None:
-    case = CASES[name]
-    legacy = case["state_dict"]
-    net = CrossScaleNet(**case["kwargs"])
+    legacy = SAVED[name]["state_dict"]
+    net = CrossScaleNet(**LAYOUTS[name])
     net.load_state_dict(legacy)
     current = net.state_dict()
     # the encoders' weights are stacked (seasonal first, then trend); every other key is unchanged
@@ -71,7 +83,7 @@ def test_saved_weights_keep_their_values_in_the_current_layout(name: str) -> Non
     for key, value in current.items():
         torch.testing.assert_close(value, legacy[key], rtol=0, atol=0)
     # and the current layout loads back (strict)
-    again = CrossScaleNet(**case["kwargs"])
+    again = CrossScaleNet(**LAYOUTS[name])
     again.load_state_dict(net.state_dict())
     for key, value in again.state_dict().items():
         torch.testing.assert_close(value, net.state_dict()[key], rtol=0, atol=0)

@@ -759,7 +759,7 @@ def test_explanation_is_strict():
     from crossscale_ext.darts_model import TrainingDivergedError
 
     assert explanation(TrainingDivergedError("diverged")) is None  # not a bad-input error
-    from crossscale_ext._sktime_adapter import quantile_levels
+    from crossscale_ext._sktime_data import quantile_levels
 
     assert explanation(raised(lambda: quantile_levels([0.1, 0.9]))) == "ours"  # names the fix ("Use e.g. ...")
     from crossscale_ext.config import check_int

@@ -33,3 +33,20 @@ def test_sktime_forecaster_of_the_previous_version_loads_and_forecasts_the_same(
     forecaster = load(SAVED / "sktime_forecaster.zip")
     assert_float32_close(forecaster.predict().to_numpy(), np.asarray(expected()["sktime_predict"]))
     assert list(forecaster.saliency().columns) == ["a"]
+
+
+def test_the_removed_centring_option_loads_at_mean_and_is_refused_at_last():
+    import pytest
+
+    from crossscale_ext import ArchitectureConfig, CrossScaleNetModel
+
+    model = CrossScaleNetModel.load(str(SAVED / "darts_model.pt"))
+    assert "instance_norm_center" not in model.model_params and not hasattr(model, "instance_norm_center")
+    with pytest.warns(FutureWarning, match="instance_norm_center is deprecated"):
+        passed = CrossScaleNetModel(16, 4, n_scales=2, base_patch_length=4, instance_norm_center="mean")
+    assert "instance_norm_center" not in passed.model_params
+    with pytest.raises(ValueError, match="instance_norm_center='last' was removed"):
+        CrossScaleNetModel(16, 4, n_scales=2, base_patch_length=4, instance_norm_center="last")
+    config = ArchitectureConfig.__new__(ArchitectureConfig)  # what unpickling a config saved with "last" runs
+    with pytest.raises(ValueError, match="instance_norm_center='last' was removed"):
+        config.__setstate__({**ArchitectureConfig().as_dict(), "instance_norm_center": "last"})

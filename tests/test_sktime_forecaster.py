@@ -652,14 +652,13 @@ def test_covariate_path_reaches_the_darts_model(trainer_kwargs):
     assert pred.shape == (2, 1) and np.isfinite(pred.to_numpy()).all()
 
 
-def test_scale_fusion_and_centring_reach_the_darts_model(trainer_kwargs):
+def test_scale_fusion_reaches_the_darts_model(trainer_kwargs):
     y = sine_frame(length=80)
-    default = CrossScaleNetForecaster()
-    assert (default.scale_fusion, default.instance_norm_center) == ("linear", "mean")  # the reference's
-    summed = forecaster(trainer_kwargs, scale_fusion="sum", instance_norm_center="last").fit(y)
+    assert CrossScaleNetForecaster().scale_fusion == "linear"  # the reference's
+    assert "instance_norm_center" not in CrossScaleNetForecaster().get_params()
+    summed = forecaster(trainer_kwargs, scale_fusion="sum").fit(y)
     assert summed.darts_model_.architecture.scale_fusion == "sum"
     assert summed.darts_model_.model.network.projection.in_features == 1
-    assert summed.darts_model_.model.network.instance_norm.center == "last"
     pred = summed.predict([1, 2])
     assert pred.shape == (2, 1) and np.isfinite(pred.to_numpy()).all()
 

@@ -38,7 +38,6 @@ from crossscale_ext.training import (
     RECOMMENDED_LEARNING_RATE,
     RECOMMENDED_MAX_HORIZON,
     REFERENCE_LEARNING_RATE,
-    recommended_learning_rate,
 )
 
 MODELS: tuple[str, ...] = ("CrossScaleNet", "DLinear", "NLinear", "TSMixer", "TiDE")
@@ -115,9 +114,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"{REFERENCE_LEARNING_RATE:g} beyond; {REFERENCE_LEARNING_RATE:g} everywhere is the "
                              "reference scripts')")
     parser.add_argument("--crossscale-d-model", type=int, default=32, help="CrossScaleNet width (default: 32)")
-    parser.add_argument("--crossscale-weight-decay", type=float, default=0.0, metavar="W",
-                        help="CrossScaleNet's decoupled weight decay: above 0 it trains with AdamW(weight_decay=W) "
-                             "instead of Adam (default: 0, plain Adam as in the reference scripts)")
     parser.add_argument("--crossscale-option", action="append", default=[], metavar="NAME=VALUE",
                         help="extra CrossScaleNetModel argument (Python literal value), e.g. channel_mixing=False or "
                              "instance_norm=False; repeat for several")
@@ -176,8 +172,6 @@ def _validate(args: argparse.Namespace) -> None:
         raise ValueError(f"--lr-gamma must be in (0, 1]; got {args.lr_gamma}.")
     if args.crossscale_lr is not None and args.crossscale_lr <= 0:
         raise ValueError(f"--crossscale-lr must be positive; got {args.crossscale_lr}.")
-    if not args.crossscale_weight_decay >= 0:
-        raise ValueError(f"--crossscale-weight-decay must be 0 or more; got {args.crossscale_weight_decay}.")
     parse_model_options(args.crossscale_option)
 
 
@@ -202,9 +196,12 @@ def build_model(
     crossscale_options: dict[str, Any] | None = None,
     schedule: str = "reference",
     batch_size: int = BATCH_SIZE,
-    crossscale_weight_decay: float = 0.0,
 ) -> tuple[Any, Any, Any, float]:
     """Build one benchmark model with the shared trainer settings.
+
+    Every model trains with the recommended recipe (:func:`~crossscale_ext.training.training_recipe`: the
+    ``lradj=type1`` schedule and early stopping on the validation loss), with ``epochs``, ``batch_size``, the learning
+    rate and the schedule as given.
 
     Parameters
     ----------
@@ -225,15 +222,13 @@ def build_model(
     trainer_kwargs
         Extra ``pl_trainer_kwargs`` (e.g. ``{"accelerator": "gpu", "devices": [0]}``); callbacks are added.
     crossscale_options
-        Extra ``CrossScaleNetModel`` arguments (e.g. ``{"channel_mixing": False}``), overriding the reference ones.
+        Extra ``CrossScaleNetModel`` arguments (e.g. ``{"channel_mixing": False}``), overriding the reference ones
+        and the shared trainer settings (e.g. ``optimizer_cls``).
     schedule
         ``"reference"``: the authors' ``lradj=type1`` (:mod:`crossscale_ext.training`), which the LTSF-Linear scripts
         of DLinear / NLinear use too; ``"exponential"``: ``ExponentialLR(lr_gamma)``.
     batch_size
         Training batch size.
-    crossscale_weight_decay
-        Above 0, CrossScaleNet trains with ``torch.optim.AdamW(weight_decay=crossscale_weight_decay)`` instead of
-        Adam; the peers keep Adam.
 
     Returns
     -------
@@ -244,42 +239,40 @@ def build_model(
     from darts.models import DLinearModel, NLinearModel, TiDEModel, TSMixerModel
 
     from crossscale_ext._lightning import QUIET_TRAINER_KWARGS
-    from crossscale_ext.benchmarks.harness import make_callbacks
+    from crossscale_ext.benchmarks.harness import training_callbacks
     from crossscale_ext.darts_model import CrossScaleNetModel
-    from crossscale_ext.training import reference_schedule_kwargs
+    from crossscale_ext.training import training_recipe
 
     if model not in MODELS:
         raise ValueError(f"Unknown model {model!r}; choose among {', '.join(MODELS)}.")
     if schedule not in SCHEDULES:
         raise ValueError(f"Unknown schedule {schedule!r}; choose among {', '.join(SCHEDULES)}.")
-    callbacks, timer, best = make_callbacks(patience)
-    pl_kwargs = {**QUIET_TRAINER_KWARGS, "accelerator": "cpu", **(trainer_kwargs or {})}
-    pl_kwargs["callbacks"] = list(pl_kwargs.get("callbacks", [])) + callbacks
+    recipe = training_recipe("recommended", early_stopping_patience=patience, horizon=horizon)
     if model == "CrossScaleNet":
-        learning_rate = recommended_learning_rate(horizon) if crossscale_lr is None else crossscale_lr
+        learning_rate = recipe["optimizer_kwargs"]["lr"] if crossscale_lr is None else crossscale_lr
     else:
         learning_rate = peer_learning_rate(model, dataset)
+    timer, best = training_callbacks()
+    pl_kwargs = {**QUIET_TRAINER_KWARGS, "accelerator": "cpu", **(trainer_kwargs or {})}
+    pl_kwargs["callbacks"] = [*pl_kwargs.get("callbacks", []), *recipe.pop("pl_trainer_kwargs")["callbacks"], timer,
+                              best]
     common: dict[str, Any] = {
+        **recipe,
         "input_chunk_length": INPUT_LENGTH,
         "output_chunk_length": horizon,
         "batch_size": batch_size,
         "n_epochs": epochs,
         "optimizer_cls": torch.optim.Adam,
+        "optimizer_kwargs": {"lr": float(learning_rate)},
         "random_state": seed,
         "pl_trainer_kwargs": pl_kwargs,
     }
-    if schedule == "reference":
-        common.update(reference_schedule_kwargs(learning_rate))
-    else:
-        common.update(optimizer_kwargs={"lr": learning_rate}, lr_scheduler_cls=torch.optim.lr_scheduler.ExponentialLR,
-                      lr_scheduler_kwargs={"gamma": lr_gamma})
+    if schedule == "exponential":
+        common.update(lr_scheduler_cls=torch.optim.lr_scheduler.ExponentialLR, lr_scheduler_kwargs={"gamma": lr_gamma})
     if model == "CrossScaleNet":
-        if crossscale_weight_decay > 0:
-            common["optimizer_cls"] = torch.optim.AdamW
-            common["optimizer_kwargs"]["weight_decay"] = float(crossscale_weight_decay)
         architecture = {"d_model": crossscale_d_model, "dropout": 0.1, "n_scales": 4, "base_patch_length": 16,
                         "moving_avg_kernel": 25, **(crossscale_options or {})}
-        built = CrossScaleNetModel(**architecture, **common)
+        built = CrossScaleNetModel(**{**common, **architecture})
     elif model == "DLinear":  # LTSF-Linear: one linear layer shared by all channels ("individual=False")
         built = DLinearModel(shared_weights=True, kernel_size=25, const_init=False, **common)
     elif model == "NLinear":  # LTSF-Linear: subtract the last value, one shared linear layer
@@ -311,7 +304,7 @@ def run_one(
         model_name, data.name, horizon, epochs=args.epochs, patience=args.patience, seed=args.seed,
         lr_gamma=args.lr_gamma, crossscale_lr=args.crossscale_lr, crossscale_d_model=args.crossscale_d_model,
         trainer_kwargs=trainer_kwargs, crossscale_options=parse_model_options(args.crossscale_option),
-        schedule=args.schedule, batch_size=args.batch_size, crossscale_weight_decay=args.crossscale_weight_decay,
+        schedule=args.schedule, batch_size=args.batch_size,
     )
     with PeakMemory() as memory:
         model.fit(train, val_series=val, verbose=False)
@@ -534,8 +527,6 @@ def _command_line(args: argparse.Namespace) -> str:
              "--schedule", args.schedule, "--lr-gamma", f"{args.lr_gamma:g}", "--batch-size", str(args.batch_size),
              *([] if args.crossscale_lr is None else ["--crossscale-lr", f"{args.crossscale_lr:g}"]),
              "--crossscale-d-model", str(args.crossscale_d_model), "--seed", str(args.seed)]
-    if args.crossscale_weight_decay > 0:
-        parts += ["--crossscale-weight-decay", f"{args.crossscale_weight_decay:g}"]
     if args.crossscale_label != "CrossScaleNet":
         parts += ["--crossscale-label", repr(args.crossscale_label)]
     for option in args.crossscale_option:

@@ -4,7 +4,8 @@ Used by ``crossscale bench forecast`` (and available to any script that benchmar
 models depends on it. Imports numpy only; Lightning and Darts are imported inside the functions that need them.
 
 - :class:`PeakMemory`: the additional peak resident memory of a ``with`` block.
-- :func:`make_callbacks`: early stopping, an epoch timer and a best-validation-weights keeper.
+- :func:`training_callbacks`: an epoch timer and a best-validation-weights keeper (Darts and neuralforecast);
+  :func:`make_callbacks` adds the recipe's early stopping.
 - :func:`latency_ms`: median prediction latency.
 - :func:`evaluate_windows` / :class:`ForecastScores`: MSE and MAE of a fitted Darts model over every stride-1
   window of a series (the standard long-horizon protocol).
@@ -31,7 +32,7 @@ from crossscale_ext.datasets.long_horizon import count_windows
 if TYPE_CHECKING:  # pragma: no cover
     from darts import TimeSeries
 
-__all__ = ["PeakMemory", "make_callbacks", "latency_ms", "ForecastScores", "evaluate_windows"]
+__all__ = ["PeakMemory", "training_callbacks", "make_callbacks", "latency_ms", "ForecastScores", "evaluate_windows"]
 
 
 class PeakMemory:
@@ -78,32 +79,46 @@ class PeakMemory:
         self.megabytes = max(peak - self._baseline_kb, 0) / 1024.0
 
 
-def make_callbacks(patience: int) -> tuple[list[Any], Any, Any]:
-    """Early stopping on ``val_loss``, an epoch timer and a best-weights keeper (pytorch_lightning callbacks)."""
+def training_callbacks(monitor: str = "val_loss") -> tuple[Any, Any]:
+    """An epoch timer and a best-weights keeper (pytorch_lightning callbacks) for Darts and neuralforecast models.
+
+    An epoch runs from the start of training, or the end of a validation, to the start of the next validation: Darts
+    validates after every training epoch (fit with ``val_series``), the neuralforecast peers every
+    ``steps_per_epoch`` steps. Sanity-check validations do not count.
+
+    Parameters
+    ----------
+    monitor
+        The validation loss in Lightning's ``callback_metrics``: ``"val_loss"`` (Darts) or ``"ptl/val_loss"``
+        (neuralforecast).
+
+    Returns
+    -------
+    tuple
+        ``(timer, best)``: ``timer.seconds``, the wall seconds of every epoch's training; ``best.state``, the
+        weights of the epoch with the lowest validation loss (None before one), ``best.best_epoch`` (1-based) and
+        ``best.epochs``, the epochs validated.
+    """
     import pytorch_lightning as pl
-    from pytorch_lightning.callbacks import EarlyStopping
 
     class EpochTimer(pl.Callback):
-        """Wall seconds of each training epoch, from its first batch to the start of validation."""
+        """Wall seconds of every epoch's training, up to the start of its validation."""
 
         def __init__(self) -> None:
             self.seconds: list[float] = []
-            self._start: float | None = None
+            self._mark: float | None = None
 
-        def on_train_epoch_start(self, trainer, pl_module) -> None:
-            self._start = time.perf_counter()
+        def on_train_start(self, trainer, pl_module) -> None:
+            self._mark = time.perf_counter()
 
-        def _stop(self) -> None:
-            if self._start is not None:
-                self.seconds.append(time.perf_counter() - self._start)
-                self._start = None
+        def on_validation_start(self, trainer, pl_module) -> None:
+            if not trainer.sanity_checking and self._mark is not None:
+                self.seconds.append(time.perf_counter() - self._mark)
+                self._mark = None
 
-        def on_validation_epoch_start(self, trainer, pl_module) -> None:
+        def on_validation_end(self, trainer, pl_module) -> None:
             if not trainer.sanity_checking:
-                self._stop()
-
-        def on_train_epoch_end(self, trainer, pl_module) -> None:
-            self._stop()
+                self._mark = time.perf_counter()
 
     class BestWeights(pl.Callback):
         """Keeps the weights of the epoch with the lowest validation loss (restored after training)."""
@@ -111,19 +126,31 @@ def make_callbacks(patience: int) -> tuple[list[Any], Any, Any]:
         def __init__(self) -> None:
             self.best_loss = math.inf
             self.best_epoch = 0
+            self.epochs = 0
             self.state: dict[str, Any] | None = None
 
-        def on_validation_epoch_end(self, trainer, pl_module) -> None:
+        def on_validation_end(self, trainer, pl_module) -> None:
             if trainer.sanity_checking:
                 return
-            loss = trainer.callback_metrics.get("val_loss")
+            self.epochs += 1
+            loss = trainer.callback_metrics.get(monitor)
             if loss is not None and float(loss) < self.best_loss:
                 self.best_loss = float(loss)
-                self.best_epoch = trainer.current_epoch + 1
+                self.best_epoch = self.epochs
                 self.state = copy.deepcopy(pl_module.state_dict())
 
-    timer, best = EpochTimer(), BestWeights()
-    stopper = EarlyStopping(monitor="val_loss", patience=patience, mode="min", min_delta=0.0)
+    return EpochTimer(), BestWeights()
+
+
+def make_callbacks(patience: int) -> tuple[list[Any], Any, Any]:
+    """``([stopper, timer, best], timer, best)``: the recipe's early stopping and :func:`training_callbacks`.
+
+    ``stopper`` is the ``EarlyStopping`` on ``val_loss`` of :func:`~crossscale_ext.training.training_recipe`.
+    """
+    from crossscale_ext.training import training_recipe
+
+    (stopper,) = training_recipe(early_stopping_patience=patience)["pl_trainer_kwargs"]["callbacks"]
+    timer, best = training_callbacks()
     return [stopper, timer, best], timer, best
 
 

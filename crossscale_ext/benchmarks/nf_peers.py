@@ -75,17 +75,15 @@ Example::
 
 from __future__ import annotations
 
-import copy
 import math
 import statistics
-import time
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from crossscale_ext.benchmarks.harness import median_ms
+from crossscale_ext.benchmarks.harness import median_ms, training_callbacks
 from crossscale_ext.config import check_int
 from crossscale_ext.datasets.long_horizon import count_windows
 from crossscale_ext.training import ReferenceLRSchedule
@@ -310,49 +308,6 @@ def predict_windows(model: Any, inputs: np.ndarray, batch_size: int = 256) -> np
     return np.concatenate(outputs)
 
 
-def _callbacks() -> tuple[Any, Any]:
-    import pytorch_lightning as pl
-
-    class EpochTimer(pl.Callback):
-        """Wall seconds of every epoch's training steps (from the epoch's first step to its validation)."""
-
-        def __init__(self) -> None:
-            self.seconds: list[float] = []
-            self._mark: float | None = None
-
-        def on_train_start(self, trainer, pl_module) -> None:
-            self._mark = time.perf_counter()
-
-        def on_validation_start(self, trainer, pl_module) -> None:
-            if not trainer.sanity_checking and self._mark is not None:
-                self.seconds.append(time.perf_counter() - self._mark)
-
-        def on_validation_end(self, trainer, pl_module) -> None:
-            if not trainer.sanity_checking:
-                self._mark = time.perf_counter()
-
-    class BestWeights(pl.Callback):
-        """Keeps the weights of the validation check with the lowest ``ptl/val_loss``."""
-
-        def __init__(self) -> None:
-            self.best_loss = math.inf
-            self.best_epoch = 0
-            self.epochs = 0
-            self.state: dict[str, Any] | None = None
-
-        def on_validation_end(self, trainer, pl_module) -> None:
-            if trainer.sanity_checking:
-                return
-            self.epochs += 1
-            loss = trainer.callback_metrics.get("ptl/val_loss")
-            if loss is not None and float(loss) < self.best_loss:
-                self.best_loss = float(loss)
-                self.best_epoch = self.epochs
-                self.state = copy.deepcopy(pl_module.state_dict())
-
-    return EpochTimer(), BestWeights()
-
-
 def build_nf_model(
     model_name: str,
     dataset: str,
@@ -406,7 +361,7 @@ def build_nf_model(
     else:
         scheduler = torch.optim.lr_scheduler.LambdaLR
         scheduler_kwargs = {"lr_lambda": _EpochLambda(steps, setting.schedule, lr_gamma)}
-    timer, best = _callbacks()
+    timer, best = training_callbacks(monitor="ptl/val_loss")
     pl_kwargs = {**QUIET_TRAINER_KWARGS, "accelerator": "cpu", "devices": 1, "num_sanity_val_steps": 0,
                  **(trainer_kwargs or {})}
     pl_kwargs["callbacks"] = list(pl_kwargs.get("callbacks", [])) + [timer, best]
@@ -544,7 +499,7 @@ def run_neuralforecast_peer(
             model.load_state_dict(best.state)
         val_mse, val_mae = _scores(model, *make_windows(val, INPUT_LENGTH, horizon))
         test_mse, test_mae = _scores(model, inputs, targets) if score_test else (float("nan"), float("nan"))
-    repeats = latency_repeats if latency_repeats is not None else (2 if quick else 5)
+    repeats = check_int("latency_repeats", latency_repeats if latency_repeats is not None else (2 if quick else 5))
     return {
         "dataset": data.name,
         "horizon": horizon,
@@ -556,8 +511,8 @@ def run_neuralforecast_peer(
         "epochs_run": int(best.epochs),
         "best_epoch": int(best.best_epoch),
         "train_seconds_per_epoch": statistics.mean(timer.seconds) if timer.seconds else float("nan"),
-        "latency_ms_batch1": _latency_ms(model, inputs[-1:], repeats),
-        "latency_ms_batch32": _latency_ms(model, inputs[:32], repeats),
+        "latency_ms_batch1": median_ms(lambda: predict_windows(model, inputs[-1:]), repeats),
+        "latency_ms_batch32": median_ms(lambda: predict_windows(model, inputs[:32]), repeats),
         "peak_memory_mb": memory.megabytes,
         "learning_rate": setting.learning_rate,
         "val_mse": val_mse,
@@ -569,8 +524,3 @@ def _scores(model: Any, inputs: np.ndarray, targets: np.ndarray) -> tuple[float,
     """MSE and MAE over every window, step and channel (float64 sums)."""
     error = predict_windows(model, inputs) - targets.astype(np.float64)
     return float(np.square(error).mean()), float(np.abs(error).mean())
-
-
-def _latency_ms(model: Any, inputs: np.ndarray, repeats: int) -> float:
-    """Median wall milliseconds of :func:`predict_windows` on ``inputs`` after one warm-up call."""
-    return median_ms(lambda: predict_windows(model, inputs), check_int("latency_repeats", repeats))
