@@ -158,13 +158,26 @@ class ArchitectureConfig:
             "the encoders' channel mixing, the reference layout. ``'lagged'`` (default): also a distributed-lag "
             "(transfer-function) layer, one weight per (covariate, lag) shared by every forecast step, applied to "
             "the covariates as given and added to the forecast after the target's instance normalisation is "
-            "inverted, whose re-added window mean is then weighted by a learnable gate starting at 0 (treating "
+            "inverted, whose re-added window mean is then weighted by a learnable gate (``mean_gate_init``; treating "
             "target and covariate channels separately, an open question of the paper). ``'linear'``: the same "
             "with a dense map (one weight per input step and forecast step, ``H`` times more). Without covariates "
             "all three are the same network."
         ),
     )
 
+    mean_gate_init: float = field(
+        default=1.0,
+        metadata=_doc(
+            "Starting value of the learnable gate on each target's window mean, which the instance normalisation "
+            "re-adds to the forecast; used with a covariate path (``'lagged'``, ``'linear'``) and covariate "
+            "channels. ``1.0`` (default): re-added in full, as the reference's RevIN; right for a target whose own "
+            "level persists, as most real series (the rest of the network sees the window without its mean and "
+            "cannot make up a level left out: ETTh1, OT with six covariates, ``H = 24``, 5 epochs: test MSE 0.065 "
+            "from 1, 0.88 from 0). ``0.0``: for a target that its covariates drive and whose level says nothing "
+            "of its future, as the synthetic sets SYN1-SYN8: started at 1 there, the covariates' weights learn to "
+            "cancel the mean, which spreads the gradient map over every lag (SYN3: AUROC 0.64 against 1.00)."
+        ),
+    )
     scale_fusion: ScaleFusion = field(
         default="linear",
         metadata=_doc(
@@ -196,6 +209,12 @@ class ArchitectureConfig:
             raise ValueError(
                 "covariate_path must be 'none' (the reference layout), 'linear' or 'lagged'; "
                 f"got {self.covariate_path!r}."
+            )
+        gate = self.mean_gate_init
+        if isinstance(gate, bool) or not isinstance(gate, int | float) or not 0.0 <= gate <= 1.0:
+            raise ValueError(
+                f"mean_gate_init must be a number in [0, 1] (1: the window mean re-added in full, the reference; "
+                f"0: a target its covariates drive); got {gate!r}."
             )
         if self.scale_fusion not in ("linear", "sum"):
             raise ValueError(

@@ -84,14 +84,6 @@ class _CrossScaleNetModule(PLForecastingModule):
         )
         use_monte_carlo_dropout(self.network)
 
-    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
-        """Start a new network's mean gate from its first training batch (``CrossScaleNet.initialise_mean_gate``)."""
-        if self.network.mean_gate_pending:
-            def reduce(sums: torch.Tensor) -> torch.Tensor:
-                return self.trainer.strategy.reduce(sums, reduce_op="sum")
-
-            self.network.initialise_mean_gate(batch.past_target, batch.future_target, reduce=reduce)
-
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
         """Stop at the first non-finite training loss with an error that names the fix."""
         loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
@@ -124,6 +116,7 @@ class CrossScaleNetModel(DartsSaliencyMixin, MixedCovariatesTorchModel):
         channel_mixing: bool = _DEFAULT.channel_mixing,
         instance_norm: bool = _DEFAULT.instance_norm,
         covariate_path: str = _DEFAULT.covariate_path,
+        mean_gate_init: float = _DEFAULT.mean_gate_init,
         scale_fusion: str = _DEFAULT.scale_fusion,
         use_static_covariates: bool = True,
         **kwargs: Any,

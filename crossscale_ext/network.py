@@ -31,7 +31,6 @@ This module imports torch only (no Darts, no sktime): ``import crossscale_ext.ne
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import torch
@@ -511,21 +510,13 @@ class CrossScaleNet(nn.Module):
             )
         elif n_covariates and config.covariate_path == "lagged":
             self.covariate_projection = DistributedLag(input_length, output_length, n_covariates, n_targets * nr_params)
-        # With a covariate path and instance norm, the centre (window mean, or last value) that the norm adds back
-        # to the forecast is weighted by a learnable gate per target (1 is the reference). Where the covariates
-        # drive the target, re-adding its level in full makes the covariates' weights cancel it, which spreads
-        # negative weight over every lag (measured on SYN3: gradient-map AUROC 0.64 against 1.00); where the
-        # target's own level persists, as on most real series, a gate far below 1 misses it (ETTh1, OT with six
-        # covariates, H = 24, 5 epochs from 0: test MSE 0.88 against 0.03 for the reference layout; 0.12 from the
-        # least-squares gate, 0.79). So the gate starts from the data, at 0 or 1: initialise_mean_gate, on the first
-        # training batch.
+        # With a covariate path and instance norm, the window mean that the norm adds back to the forecast is
+        # weighted by a learnable gate per target, started at config.mean_gate_init (1: the reference).
         self.mean_gate = (
-            nn.Parameter(torch.zeros(n_targets))
+            nn.Parameter(torch.full((n_targets,), float(config.mean_gate_init)))
             if self.covariate_projection is not None and config.instance_norm
             else None
         )
-        #: True until the mean gate has been started from data (or weights were loaded): see initialise_mean_gate.
-        self.mean_gate_pending = self.mean_gate is not None
         self.future_projection = (
             nn.Linear(n_future_covariates, n_targets * nr_params) if n_future_covariates else None
         )
@@ -538,10 +529,8 @@ class CrossScaleNet(nn.Module):
 
         Whole pickled networks (sktime saves hold one) of the package's first releases have ``seasonal_encoders`` and
         ``trend_encoders`` (one ``nn.Linear`` per layer); their weights, and their dropout modules (Darts may have
-        replaced them by Monte Carlo dropout), move into ``scale_encoders``. A pickled network without
-        ``mean_gate_pending`` was trained: its gate is kept.
+        replaced them by Monte Carlo dropout), move into ``scale_encoders``.
         """
-        state.setdefault("mean_gate_pending", False)
         super().__setstate__(state)
         modules = self._modules
         if "seasonal_encoders" not in modules or "scale_encoders" in modules:
@@ -570,9 +559,7 @@ class CrossScaleNet(nn.Module):
         In that layout (saved models of the package's first releases) the keys are
         ``seasonal_encoders.{s}.temporal.0.weight``, ``trend_encoders.{s}.temporal.0.weight`` and so on
         (:attr:`ScaleEncoder.LEGACY_NAMES`); they become branches 0 and 1 of ``scale_encoders.{s}.temporal_in_weight``.
-        Loaded weights keep their mean gate (:meth:`initialise_mean_gate` no longer changes it).
         """
-        self.mean_gate_pending = False
         for s in range(self.n_scales):
             for name, legacy in ScaleEncoder.LEGACY_NAMES.items():
                 for kind in ("weight", "bias"):
@@ -582,43 +569,6 @@ class CrossScaleNet(nn.Module):
                             [state_dict.pop(key) for key in keys]
                         )
         super()._load_from_state_dict(state_dict, prefix, *args)
-
-    @torch.no_grad()
-    def initialise_mean_gate(
-        self,
-        past_target: torch.Tensor,
-        future_target: torch.Tensor,
-        reduce: Callable[[torch.Tensor], torch.Tensor] | None = None,
-    ) -> None:
-        """Start each target's mean gate at 1 or 0: whether its window mean forecasts its next values better than 0.
-
-        For every target, over the batch, with ``c`` the centre the instance normalisation subtracts (the window
-        mean) and ``y`` the values to forecast: the gate starts at 1 (the reference: the level is re-added in full)
-        where ``sum((y - c) ** 2) < sum(y ** 2)``, as where the target's level persists (most real series), and at
-        0 where its level says nothing of its future (a target the covariates drive). Only 0 and 1: the rest of the
-        network sees the window without its mean, so it can add the deviations from a fully re-added level but
-        cannot make up a part of it. Called once, on the first training batch of a new network (the Lightning
-        module does); a network whose weights were loaded, or already started, is left as it is.
-
-        Parameters
-        ----------
-        past_target
-            ``(B, input_length, n_targets)``: the targets' input windows, in the input's scale.
-        future_target
-            ``(B, h, n_targets)``: the values to forecast.
-        reduce
-            Sums a tensor over processes (distributed training), so that every process starts from the same
-            gate; None on one process.
-        """
-        if not self.mean_gate_pending or self.mean_gate is None or self.instance_norm is None:
-            return
-        center, _ = self.instance_norm.statistics(past_target.float())  # (B, 1, n_targets)
-        future = future_target.float()
-        errors = torch.stack(((future - center).square().sum(dim=(0, 1)), future.square().sum(dim=(0, 1))))
-        if reduce is not None:
-            errors = reduce(errors)  # (2, n_targets): squared error of the window mean, and of 0
-        self.mean_gate.copy_((errors[0] < errors[1]).to(self.mean_gate.dtype))
-        self.mean_gate_pending = False
 
     def scale_tokens(
         self, x: torch.Tensor

@@ -211,6 +211,7 @@ class CrossScaleNetForecaster(SktimeSaliencyMixin, BaseForecaster):
         channel_mixing: bool = _DEFAULT.channel_mixing,
         instance_norm: bool = _DEFAULT.instance_norm,
         covariate_path: str = _DEFAULT.covariate_path,
+        mean_gate_init: float = _DEFAULT.mean_gate_init,
         scale_fusion: str = _DEFAULT.scale_fusion,
         use_reversible_instance_norm: bool = False,
         quantiles: Sequence[float] | None = None,
@@ -237,6 +238,7 @@ class CrossScaleNetForecaster(SktimeSaliencyMixin, BaseForecaster):
         self.channel_mixing = channel_mixing
         self.instance_norm = instance_norm
         self.covariate_path = covariate_path
+        self.mean_gate_init = mean_gate_init
         self.scale_fusion = scale_fusion
         self.use_reversible_instance_norm = use_reversible_instance_norm
         self.quantiles = quantiles

@@ -28,7 +28,7 @@ def main(names: list[str], horizon: int, epochs: int) -> None:
         data = make_syn(name, length=2400, horizon=horizon, seed=0)
         model = CrossScaleNetModel(
             input_chunk_length=data.input_length, output_chunk_length=horizon, d_model=32, n_epochs=epochs,
-            batch_size=32, optimizer_kwargs={"lr": 1e-2}, random_state=0,
+            batch_size=32, optimizer_kwargs={"lr": 1e-2}, mean_gate_init=0.0, random_state=0,
             pl_trainer_kwargs={**QUIET_TRAINER_KWARGS, "accelerator": "cpu"},
         )
         model.fit(data.train_target, past_covariates=data.train_covariates)

@@ -213,17 +213,15 @@ def test_load_refuses_broken_and_crafted_files_with_a_clear_error(tmp_path, trai
     np.testing.assert_allclose(loaded.predict(8).values(), model.predict(8).values(), rtol=1e-5)
 
 
-def test_mean_gate_starts_from_the_first_training_batch(tmp_path, trainer_kwargs):
-    """A target whose level persists gets its window mean back (gate near 1); saving and loading keep the gate."""
-    target = noisy_sine(length=200) + 10.0  # the level dominates: the least-squares gate is about 1
+def test_mean_gate_init_reaches_the_network_and_survives_save_and_load(tmp_path, trainer_kwargs):
+    target = noisy_sine(length=200) + 10.0
     past = linear_timeseries(length=200, start=target.start_time(), freq="h").astype("float32")
-    model = small_model(trainer_kwargs)
+    model = small_model(trainer_kwargs, mean_gate_init=0.0, n_epochs=0)
     model.fit(target, past_covariates=past)
-    net = model.model.network
-    assert not net.mean_gate_pending
-    assert abs(float(net.mean_gate.detach()) - 1.0) < 0.2  # started at 1, then trained
+    assert model.model.network.mean_gate.detach().tolist() == [0.0]
+    assert model.architecture.mean_gate_init == 0.0
     path = tmp_path / "gated.pt"
     model.save(str(path))
     loaded = CrossScaleNetModel.load(str(path))
-    assert not loaded.model.network.mean_gate_pending
-    torch.testing.assert_close(loaded.model.network.mean_gate, net.mean_gate)
+    torch.testing.assert_close(loaded.model.network.mean_gate, model.model.network.mean_gate)
+    np.testing.assert_allclose(loaded.predict(4).values(), model.predict(4).values(), rtol=1e-5)

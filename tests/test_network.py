@@ -233,50 +233,26 @@ def test_without_covariates_the_default_is_the_reference_network():
 
 
 # ------------------------------------------------------------------------------------------------ mean gate
-def _gated_network() -> CrossScaleNet:
-    return CrossScaleNet(input_length=32, output_length=4, n_channels=3, n_targets=1, n_scales=2,
-                         base_patch_length=8, moving_avg_kernel=5, covariate_path="lagged")
+@pytest.mark.parametrize("start", [1.0, 0.0, 0.25])
+def test_mean_gate_starts_at_mean_gate_init_and_weights_the_re_added_window_mean(start):
+    """The forecast is the gated window mean plus what the rest of the network adds; 1 (default) re-adds it fully."""
+    torch.manual_seed(0)
+    net = CrossScaleNet(input_length=32, output_length=4, n_channels=3, n_targets=1, n_scales=2,
+                        base_patch_length=8, moving_avg_kernel=5, covariate_path="lagged",
+                        mean_gate_init=start).eval()
+    assert net.mean_gate.detach().tolist() == [start]
+    x = torch.randn(5, 32, 3)
+    shifted = x.clone()
+    shifted[:, :, 0] += 10.0  # the target's level moves; the covariates stay
+    moved = net(shifted).forecast - net(x).forecast
+    torch.testing.assert_close(moved, torch.full_like(moved, 10.0 * start), rtol=1e-4, atol=1e-3)
 
 
-def test_mean_gate_starts_from_the_data_once():
-    """1 where the window mean forecasts better than 0 (a persistent level), else 0; set once."""
-    generator = torch.Generator().manual_seed(0)
-    levels = 5.0 * torch.randn(64, 1, 1, generator=generator)
-    past = levels + torch.randn(64, 32, 1, generator=generator)
-    persistent_future = 0.7 * levels + torch.randn(64, 4, 1, generator=generator)  # least squares ~0.7: gate 1
-    net = _gated_network()
-    assert net.mean_gate_pending and float(net.mean_gate.detach()) == 0.0
-    net.initialise_mean_gate(past, persistent_future)
-    assert not net.mean_gate_pending and float(net.mean_gate.detach()) == 1.0
-    net.initialise_mean_gate(past, -persistent_future)  # already started: unchanged
-    assert float(net.mean_gate.detach()) == 1.0
-
-    weak = _gated_network()  # least squares ~0.3: the mean forecasts worse than 0
-    weak.initialise_mean_gate(past, 0.3 * levels + torch.randn(64, 4, 1, generator=generator))
-    assert float(weak.mean_gate.detach()) == 0.0
-    noise = _gated_network()
-    noise.initialise_mean_gate(past, torch.randn(64, 4, 1, generator=generator))
-    assert float(noise.mean_gate.detach()) == 0.0
-    # over processes, the summed errors decide: the same gate on every process
-    summed = _gated_network()
-    weights = torch.tensor([[1.0], [0.1]])  # the error of 0 shrunk: the mean no longer wins
-    summed.initialise_mean_gate(past, persistent_future, reduce=lambda errors: errors * weights)
-    assert float(summed.mean_gate.detach()) == 0.0
-
-
-def test_loaded_or_unpickled_networks_keep_their_gate(tmp_path):
-    net = _gated_network()
-    with torch.no_grad():
-        net.mean_gate.fill_(0.3)
-    fresh = _gated_network()
-    fresh.load_state_dict(net.state_dict())
-    assert not fresh.mean_gate_pending
-    fresh.initialise_mean_gate(torch.ones(2, 32, 1), torch.ones(2, 4, 1))
-    assert float(fresh.mean_gate.detach()) == pytest.approx(0.3)
-    path = tmp_path / "net.pt"
-    torch.save(net, path)
-    state = torch.load(path, weights_only=False).__dict__
-    assert state["mean_gate_pending"]  # saved before any training batch: still to be started
-    del net.__dict__["mean_gate_pending"]  # a network pickled before the gate started from data
-    torch.save(net, path)
-    assert not torch.load(path, weights_only=False).mean_gate_pending
+def test_default_mean_gate_is_the_reference_re_adding_the_mean_in_full():
+    net = CrossScaleNet(input_length=32, output_length=4, n_channels=3, n_targets=1, n_scales=2,
+                        base_patch_length=8, moving_avg_kernel=5)
+    assert net.mean_gate.detach().tolist() == [1.0]
+    with pytest.raises(ValueError, match="mean_gate_init"):
+        ArchitectureConfig(mean_gate_init=1.5)
+    with pytest.raises(ValueError, match="mean_gate_init"):
+        ArchitectureConfig(mean_gate_init=True)

@@ -87,7 +87,7 @@ def test_recommended_map_finds_the_lagged_covariates():
                         n_features=3, input_length=32, horizon=4, seed=0)
     model = CrossScaleNetModel(input_chunk_length=32, output_chunk_length=4, n_scales=2, base_patch_length=8,
                                moving_avg_kernel=5, d_model=16, n_epochs=8, optimizer_kwargs={"lr": 1e-2},
-                               random_state=0, pl_trainer_kwargs=dict(QUIET_TRAINER))
+                               mean_gate_init=0.0, random_state=0, pl_trainer_kwargs=dict(QUIET_TRAINER))
     model.fit(ds.train_target, past_covariates=ds.train_covariates)
     result = model.saliency(ds.test_target, past_covariates=ds.test_covariates, windows="all")
     _, targets = ds.windows("test")

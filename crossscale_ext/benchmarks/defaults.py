@@ -38,8 +38,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def validation_scores(name: str, covariate_path: str, learning_rate: float, horizon: int = 6, epochs: int = 15,
-                      seed: int = 0, length: int = 2000) -> dict[str, Any]:
-    """Train one candidate on the fit part of ``name``'s train part and score it on the validation part."""
+                      seed: int = 0, length: int = 2000, mean_gate_init: float = 0.0) -> dict[str, Any]:
+    """Train one candidate on the fit part of ``name``'s train part and score it on the validation part.
+
+    ``mean_gate_init`` is 0, as in the saliency benchmark: the synthetic targets are driven by their covariates.
+    """
     from crossscale_ext._lightning import QUIET_TRAINER_KWARGS
     from crossscale_ext.darts_model import CrossScaleNetModel
     from crossscale_ext.datasets.synthetic import make_syn
@@ -51,7 +54,7 @@ def validation_scores(name: str, covariate_path: str, learning_rate: float, hori
     val_covariates = ds.covariates[fit_end - ds.input_length : ds.train_end]
     model = CrossScaleNetModel(
         input_chunk_length=ds.input_length, output_chunk_length=horizon, covariate_path=covariate_path,
-        n_epochs=epochs, optimizer_kwargs={"lr": learning_rate}, random_state=seed,
+        mean_gate_init=mean_gate_init, n_epochs=epochs, optimizer_kwargs={"lr": learning_rate}, random_state=seed,
         pl_trainer_kwargs={**QUIET_TRAINER_KWARGS, "accelerator": "cpu"},
     )
     begin = time.perf_counter()
