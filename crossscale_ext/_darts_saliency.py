@@ -234,13 +234,15 @@ class DartsSaliencyMixin:
         series: TimeSeries,
         past_covariates: TimeSeries | None = None,
         future_covariates: TimeSeries | None = None,
-        kind: str = RECOMMENDED_MAP,
+        kind: str | Sequence[str] | None = None,
         **kwargs: Any,
     ) -> SaliencyCheck:
         """Check on your data that the map points at what the forecasts rest on (no ground truth needed).
 
         Removes each window's top-ranked cells and measures how far the forecast moves, against random cells and
-        the most recent steps (and, with ``seeds_models``, whether retrained models agree); see
+        the most recent steps (and, with ``seeds_models``, whether retrained models agree). ``kind``: the map,
+        or several; by default ``"gradient"`` and ``"aligned_input_x_gradient"`` are compared and the check of
+        the one that holds up best on this data is returned (the other in ``alternatives``). See
         :func:`crossscale_ext.faithfulness.check_saliency`, whose keyword arguments ``kwargs`` are
         (``fractions``, ``n_windows``, ``reference``, ``seeds_models``, ``random_draws``, ``seed``).
 

@@ -482,7 +482,7 @@ default="gradient"
 
     def check_saliency(
         self,
-        kind: SaliencyKind = RECOMMENDED_MAP,
+        kind: SaliencyKind | Sequence[SaliencyKind] | None = None,
         seeds_models: Sequence[SktimeSaliencyMixin] | None = None,
         **kwargs: Any,
     ) -> Any:
@@ -495,8 +495,10 @@ default="gradient"
 
         Parameters
         ----------
-        kind : str, default="gradient"
-            The map checked (any ``kind`` of :meth:`saliency` but ``"all"``).
+        kind : str or list of str, optional
+            The map checked (any ``kind`` of :meth:`saliency` but ``"all"``), or several. By default
+            ``"gradient"`` and ``"aligned_input_x_gradient"`` are compared, and the check of the one that holds up
+            best on this data is returned, the other in its ``alternatives``.
         seeds_models : list of CrossScaleNetForecaster, optional
             The same forecaster fitted on the same data with other ``random_state`` values: their maps'
             agreement is measured too.

@@ -27,12 +27,11 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from crossscale_ext.maps import RECOMMENDED_MAP
 from crossscale_ext.metrics import _top_cells, perturb, random_saliency
 from crossscale_ext.saliency import MAP_NAMES
 
@@ -51,6 +50,7 @@ __all__ = [
     "lag_profile",
     "seed_stability",
     "CHECKABLE_MAPS",
+    "COMPARED_MAPS",
     "REFERENCES",
     "TRUST_THRESHOLDS",
 ]
@@ -58,6 +58,9 @@ __all__ = [
 #: Maps of ``CrossScaleNetModel.saliency`` that :func:`check_saliency` can check: every map of the pass but the raw
 #: attention weights (a new map kind of :data:`crossscale_ext.saliency.MAP_NAMES` is picked up).
 CHECKABLE_MAPS: tuple[str, ...] = tuple(name for name in MAP_NAMES if name != "raw_attention")
+#: The maps :func:`check_saliency` compares when not given one: the default map, which finds the ground truth of
+#: the synthetic sets, and the map that moves the forecast most when its cells are removed on real data.
+COMPARED_MAPS: tuple[str, ...] = ("gradient", "aligned_input_x_gradient")
 #: Reference values a removed cell is replaced by (see :func:`reference_windows`).
 REFERENCES: tuple[str, ...] = ("mean", "carry")
 #: Thresholds of the verdict, at the smallest fraction checked: deletion effect over random's and over recency's,
@@ -293,6 +296,9 @@ class SaliencyCheck:
     seed_spearman, seed_topk, seed_profile
         Agreement with the maps of the retrained models (``seeds_models``), see :func:`seed_stability`; None
         when none were given.
+    alternatives
+        The checks of the other maps compared (:func:`check_saliency` with several kinds returns the check of the
+        map that held up best, with the others here); empty when one map was checked.
     verdict
         A plain sentence: ``"trustworthy on this data: ..."``, ``"partly trustworthy on this data: ..."``,
         ``"no better than recency on this data: ..."``, ``"no better than random on this data: ..."`` or
@@ -315,6 +321,7 @@ class SaliencyCheck:
     seed_profile: float | None = None
     n_seed_models: int = 0
     thresholds: dict[str, float] = field(default_factory=lambda: dict(TRUST_THRESHOLDS))
+    alternatives: dict[str, SaliencyCheck] = field(default_factory=dict)
 
     @property
     def trustworthy(self) -> bool:
@@ -342,6 +349,23 @@ class SaliencyCheck:
                             "seed_topk": self.seed_topk, "seed_profile": self.seed_profile})
         return frame
 
+    def comparison(self) -> pd.DataFrame:
+        """One row per map compared, this one first.
+
+        Columns: the map's ratios to random and to recency at each fraction, its seed agreement and its verdict.
+        """
+        import pandas as pd
+
+        rows = []
+        for check in (self, *self.alternatives.values()):
+            row: dict[str, Any] = {"map": check.kind}
+            for f in check.fractions:
+                row[f"ratio_random@{f:g}"] = check.ratio_random[f]
+                row[f"ratio_recency@{f:g}"] = check.ratio_recency[f]
+            row.update({"seed_spearman": check.seed_spearman, "verdict": check.verdict})
+            rows.append(row)
+        return pd.DataFrame(rows).set_index("map")
+
     def plot(self, ax: Any = None) -> Any:
         """Deletion curves of the map, random cells and the most recent steps; returns the matplotlib Figure."""
         import matplotlib.pyplot as plt
@@ -368,10 +392,27 @@ class SaliencyCheck:
                 f"verdict={self.verdict!r})")
 
 
-def _verdict(ratio_random: float, ratio_recency: float, fraction: float, seed_spearman: float | None) -> str:
+#: Verdicts from best to worst (the first words of :attr:`SaliencyCheck.verdict`).
+_VERDICT_ORDER: tuple[str, ...] = ("trustworthy", "partly trustworthy", "unstable", "no better than recency",
+                                   "no better than random")
+
+
+def _rank(check: SaliencyCheck) -> tuple[int, float, float]:
+    """Sort key, best first: the verdict, then the ratios to recency and to random at the smallest fraction."""
+    tier = next(i for i, words in enumerate(_VERDICT_ORDER) if check.verdict.startswith(words))
+    first = check.fractions[0]
+
+    def finite(value: float) -> float:
+        return float(value) if np.isfinite(value) else -np.inf
+
+    return tier, -finite(check.ratio_recency[first]), -finite(check.ratio_random[first])
+
+
+def _verdict(kind: str, ratio_random: float, ratio_recency: float, fraction: float,
+             seed_spearman: float | None) -> str:
     t = TRUST_THRESHOLDS
-    facts = (f"removing its top {100 * fraction:g}% cells moves the forecast {ratio_random:.1f}x as much as random "
-             f"cells and {ratio_recency:.2f}x as much as the most recent steps")
+    facts = (f"removing the top {100 * fraction:g}% cells of map {kind!r} moves the forecast {ratio_random:.1f}x as "
+             f"much as random cells and {ratio_recency:.2f}x as much as the most recent steps")
     if seed_spearman is not None:
         facts += f"; maps of retrained models agree with a median Spearman correlation of {seed_spearman:.2f}"
     if not np.isfinite(ratio_random) or ratio_random < t["weak_random"]:
@@ -465,7 +506,7 @@ def check_saliency(
     series: TimeSeries,
     past_covariates: TimeSeries | None = None,
     future_covariates: TimeSeries | None = None,
-    kind: str = RECOMMENDED_MAP,
+    kind: str | Sequence[str] | None = None,
     fractions: Sequence[float] = (0.05, 0.1, 0.2),
     n_windows: int = 100,
     reference: str = "mean",
@@ -491,7 +532,10 @@ def check_saliency(
     past_covariates, future_covariates
         As for ``model.saliency``.
     kind
-        The map: one of :data:`CHECKABLE_MAPS` (default ``"gradient"``).
+        The map, one of :data:`CHECKABLE_MAPS`, or several to compare. Default: :data:`COMPARED_MAPS`, i.e.
+        ``"gradient"`` (the default map) and ``"aligned_input_x_gradient"``. With several maps, each is checked on
+        the same windows and the check of the one that holds up best (by verdict, then by its ratio to recency)
+        is returned, with the others in :attr:`SaliencyCheck.alternatives` and :meth:`SaliencyCheck.comparison`.
     fractions
         Shares of each window's cells removed, in ``(0, 1)`` (default 5, 10 and 20 %). The verdict reads the
         smallest.
@@ -527,8 +571,11 @@ def check_saliency(
     if not isinstance(series, TimeSeries):
         raise TypeError(f"series must be one Darts TimeSeries; got {type(series).__name__}. Check one series at a "
                         "time.")
-    if kind not in CHECKABLE_MAPS:
-        raise ValueError(f"kind must be one of {list(CHECKABLE_MAPS)}; got {kind!r}.")
+    kinds = COMPARED_MAPS if kind is None else (kind,) if isinstance(kind, str) else tuple(kind)
+    bad = [k for k in kinds if k not in CHECKABLE_MAPS]
+    if bad or not kinds or len(set(kinds)) != len(kinds):
+        raise ValueError(f"kind must be one of {list(CHECKABLE_MAPS)}, or several of them without repeats; got "
+                         f"{kind!r}.")
     if reference not in REFERENCES:
         raise ValueError(f"reference must be one of {list(REFERENCES)}; got {reference!r}.")
     fractions = _check_fractions(fractions)
@@ -552,12 +599,11 @@ def check_saliency(
 
     def explain(m: Any) -> Any:
         return m.saliency(series, past_covariates=past_covariates, future_covariates=future_covariates,
-                          windows="all", stride=stride, maps=(kind,), inputs=m is model)
+                          windows="all", stride=stride, maps=kinds, inputs=m is model)
 
     result = explain(model)
     inputs = np.asarray(result.inputs, dtype=np.float32)
-    saliency = np.asarray(getattr(result, kind), dtype=np.float64)
-    forecaster = _WindowForecaster(model, series, past_covariates, future_covariates, stride, kind)
+    forecaster = _WindowForecaster(model, series, past_covariates, future_covariates, stride, kinds[0])
     if forecaster.n_windows != len(inputs):
         raise RuntimeError(f"saliency() explained {len(inputs)} windows but the check built {forecaster.n_windows}; "
                            "please report this.")
@@ -568,23 +614,29 @@ def check_saliency(
     def effects(candidate: np.ndarray) -> dict[str, float]:
         return deletion_effects(forecaster, inputs, candidate, fractions, reference, None, None, base, seed)
 
-    mine = effects(saliency)
     recent = effects(recency_map(inputs.shape))
     draws = [effects(random_saliency(inputs.shape, seed=seed + 1 + d)) for d in range(int(random_draws))]
-    deletion = {f: mine[f"del@{f:g}"] for f in fractions}
     random = {f: float(np.mean([d[f"del@{f:g}"] for d in draws])) for f in fractions}
     recency = {f: recent[f"del@{f:g}"] for f in fractions}
-    ratio_random = {f: deletion[f] / random[f] if random[f] > 0 else np.nan for f in fractions}
-    ratio_recency = {f: deletion[f] / recency[f] if recency[f] > 0 else np.nan for f in fractions}
-    stability: dict[str, Any] = {"seed_spearman": None, "seed_topk": None, "seed_profile": None}
-    if seeds_models:
-        others = [np.asarray(getattr(explain(m), kind), dtype=np.float64) for m in seeds_models]
-        stability = seed_stability([saliency, *others], fraction=fractions[0])
+    others = [explain(m) for m in seeds_models]
     first = fractions[0]
-    return SaliencyCheck(
-        kind=kind, reference=reference, fractions=fractions, n_windows=len(inputs), deletion=deletion,
-        random=random, recency=recency, insertion={f: mine[f"ins@{f:g}"] for f in fractions},
-        ratio_random=ratio_random, ratio_recency=ratio_recency,
-        verdict=_verdict(ratio_random[first], ratio_recency[first], first, stability["seed_spearman"]),
-        n_seed_models=len(seeds_models), **stability,
-    )
+    checks = []
+    for name in kinds:
+        saliency = np.asarray(getattr(result, name), dtype=np.float64)
+        mine = effects(saliency)
+        deletion = {f: mine[f"del@{f:g}"] for f in fractions}
+        ratio_random = {f: deletion[f] / random[f] if random[f] > 0 else np.nan for f in fractions}
+        ratio_recency = {f: deletion[f] / recency[f] if recency[f] > 0 else np.nan for f in fractions}
+        stability: dict[str, Any] = {"seed_spearman": None, "seed_topk": None, "seed_profile": None}
+        if others:
+            maps = [saliency, *(np.asarray(getattr(o, name), dtype=np.float64) for o in others)]
+            stability = seed_stability(maps, fraction=first)
+        checks.append(SaliencyCheck(
+            kind=name, reference=reference, fractions=fractions, n_windows=len(inputs), deletion=deletion,
+            random=random, recency=recency, insertion={f: mine[f"ins@{f:g}"] for f in fractions},
+            ratio_random=ratio_random, ratio_recency=ratio_recency,
+            verdict=_verdict(name, ratio_random[first], ratio_recency[first], first, stability["seed_spearman"]),
+            n_seed_models=len(seeds_models), **stability,
+        ))
+    best, *rest = sorted(checks, key=_rank)
+    return replace(best, alternatives={check.kind: check for check in rest})

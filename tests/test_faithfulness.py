@@ -12,7 +12,9 @@ from support import noisy_sine, tiny_model
 
 from crossscale_ext.faithfulness import (
     CHECKABLE_MAPS,
+    COMPARED_MAPS,
     SaliencyCheck,
+    _rank,
     check_saliency,
     deletion_effects,
     lag_profile,
@@ -126,8 +128,10 @@ def fitted():
 
 def test_check_numbers_are_what_they_claim(fitted):
     (model, other), target, covariate = fitted
-    check = check_saliency(model, target[250:], past_covariates=covariate, n_windows=20, seeds_models=[model, other])
+    check = check_saliency(model, target[250:], past_covariates=covariate, n_windows=20, seeds_models=[model, other],
+                           kind="gradient")
     assert isinstance(check, SaliencyCheck) and check.kind == "gradient" and check.reference == "mean"
+    assert check.alternatives == {}
     assert 10 <= check.n_windows <= 20
     for fraction in check.fractions:
         assert check.ratio_random[fraction] == pytest.approx(check.deletion[fraction] / check.random[fraction])
@@ -143,6 +147,26 @@ def test_check_numbers_are_what_they_claim(fitted):
     figure = check.plot()
     assert len(figure.axes[0].lines) == 3
     assert "SaliencyCheck(kind='gradient'" in repr(check)
+
+
+def test_by_default_the_check_compares_maps_and_returns_the_one_that_holds_up_best(fitted):
+    (model, other), target, covariate = fitted
+    check = check_saliency(model, target[250:], past_covariates=covariate, n_windows=20, seeds_models=[other])
+    assert {check.kind, *check.alternatives} == set(COMPARED_MAPS)
+    (alternative,) = check.alternatives.values()
+    # the same windows and baselines for both; the returned map ranks first (verdict, then ratio to recency)
+    assert alternative.random == check.random and alternative.recency == check.recency
+    assert _rank(check) <= _rank(alternative)
+    assert check.verdict != alternative.verdict and repr(check.kind) in check.verdict
+    frame = check.comparison()
+    assert list(frame.index) == [check.kind, alternative.kind]
+    assert frame.loc[alternative.kind, "ratio_recency@0.05"] == pytest.approx(alternative.ratio_recency[0.05])
+    assert frame.loc[check.kind, "verdict"] == check.verdict
+    # compared alone, each map gives the numbers it gave in the comparison
+    alone = check_saliency(model, target[250:], past_covariates=covariate, n_windows=20, seeds_models=[other],
+                           kind=alternative.kind)
+    assert alone.deletion == pytest.approx(alternative.deletion)
+    assert alone.seed_spearman == pytest.approx(alternative.seed_spearman)
 
 
 def test_the_same_model_twice_agrees_perfectly(fitted):
@@ -176,6 +200,10 @@ def test_bad_input_gives_clear_errors(fitted):
     good = {"series": target[250:], "past_covariates": covariate}
     with pytest.raises(ValueError, match="kind must be one of"):
         check_saliency(model, kind="attention", **good)
+    with pytest.raises(ValueError, match="without repeats"):
+        check_saliency(model, kind=["gradient", "gradient"], **good)
+    with pytest.raises(ValueError, match="kind must be one of"):
+        check_saliency(model, kind=[], **good)
     with pytest.raises(ValueError, match="fractions"):
         check_saliency(model, fractions=(0.1, 1.0), **good)
     with pytest.raises(ValueError, match="fractions"):
@@ -214,8 +242,8 @@ def test_both_wrappers_run_the_check_on_their_own_data(trainer_kwargs):
     forecaster = CrossScaleNetForecaster(**params, random_state=0).fit(y)
     other = CrossScaleNetForecaster(**params, random_state=1).fit(y)
     sk_check = forecaster.check_saliency(n_windows=10, seeds_models=[other])
-    assert isinstance(sk_check, SaliencyCheck) and sk_check.kind == "gradient"
-    assert sk_check.seed_spearman is not None
+    assert isinstance(sk_check, SaliencyCheck) and sk_check.kind in COMPARED_MAPS
+    assert sk_check.seed_spearman is not None and len(sk_check.alternatives) == 1
     panel_y = pd.concat({"a": y, "b": y}, names=["unit"])
     with pytest.raises(ValueError, match="checks one series"):
         CrossScaleNetForecaster(**params).fit(panel_y).check_saliency()
