@@ -88,3 +88,17 @@ def test_shap_feature_names_are_placed_by_lag_and_component():
     np.testing.assert_array_equal(cells, [[1.0, 3.0], [2.0, 4.0]])  # row 1 = lag 1
     with pytest.raises(ValueError, match="Unexpected SHAP feature"):
         _shap_to_cells(np.array([1.0]), ["z_target_lag-1"], ["y", "x0"], length=2)
+
+
+def test_lagcopy_scores_every_map_on_a_small_run(tmp_path, capsys):
+    """``crossscale bench lagcopy`` end to end, small: one horizon, one epoch, a short window."""
+    args = ["bench", "lagcopy", "--lag", "16", "--horizons", "8", "--input-length", "32", "--epochs", "1",
+            "--out", str(tmp_path)]
+    assert main(args) == 0
+    table = (tmp_path / "lagcopy.md").read_text()
+    rows = [line for line in table.splitlines() if line.startswith("| 8 |")]
+    assert [row.split("|")[4].strip() for row in rows] == [
+        "paper", "per_step", "gradient", "input_x_gradient", "aligned_input_x_gradient"]
+    for row in rows:
+        peak, share = row.split("|")[5:7]
+        assert 1 <= int(peak) <= 32 and 0.0 <= float(share) <= 1.0

@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         model = CrossScaleNetModel(input_chunk_length=L, output_chunk_length=H, n_epochs=args.epochs,
                                    optimizer_kwargs={"lr": 1e-3}, random_state=args.seed, pl_trainer_kwargs=trainer)
         model.fit(train)
-        result = model.saliency(test, windows="all", maps="all")
+        result = model.saliency(test, windows="all", maps="all", inputs=True)
         truth = np.stack([test.values()[L + w : L + w + H, 0] for w in range(result.n_windows)])
         mse = float(np.mean((result.forecast[..., 0] - truth) ** 2))
         windows = torch.from_numpy(result.inputs[::4].copy())
