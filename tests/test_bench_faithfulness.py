@@ -11,6 +11,8 @@ from support import noisy_sine, tiny_model
 
 from crossscale_ext.benchmarks.faithfulness import (
     CANDIDATES,
+    _config_from_args,
+    _format_args,
     _Network,
     _padding_held_constant,
     candidate_map,
@@ -34,6 +36,18 @@ def test_command_is_registered_with_its_options(tmp_path):
         main(["bench", "faithfulness", "--candidates", "lime", "--out", str(tmp_path)])
     with pytest.raises(SystemExit, match="--windows must be at least 1"):
         main(["bench", "faithfulness", "--windows", "0", "--out", str(tmp_path)])
+    with pytest.raises(SystemExit, match="--mean-gate-init must be in"):
+        main(["bench", "faithfulness", "--mean-gate-init", "2", "--out", str(tmp_path)])
+
+
+def test_mean_gate_start_reaches_the_config_and_the_reproduce_line(tmp_path):
+    parser = build_parser(("bench", "faithfulness"))
+    default = parser.parse_args(["bench", "faithfulness", "--out", str(tmp_path)])
+    assert _config_from_args(default).mean_gate_init == 1.0
+    assert "--mean-gate-init" not in _format_args(default)
+    zero = parser.parse_args(["bench", "faithfulness", "--mean-gate-init", "0", "--out", str(tmp_path)])
+    assert _config_from_args(zero).mean_gate_init == 0.0
+    assert "--mean-gate-init 0 " in _format_args(zero)
 
 
 @pytest.mark.slow

@@ -138,6 +138,9 @@ class FaithConfig:
         Samples of captum's NoiseTunnel.
     candidates
         Which candidate maps to compute (keys of :data:`CANDIDATES`).
+    mean_gate_init
+        Start of the covariate layout's mean gate (``CrossScaleNetModel(mean_gate_init=...)``; default 1.0, the
+        package default).
     data_dir
         Folder with the benchmark files.
     """
@@ -155,6 +158,7 @@ class FaithConfig:
     ig_steps: int = 32
     nt_samples: int = 16
     candidates: tuple[str, ...] = tuple(CANDIDATES)
+    mean_gate_init: float = 1.0
     data_dir: str | None = None
 
 
@@ -180,6 +184,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"windows explained by FeatureAblation (default {default.ablation_windows}; 0: skip it)")
     parser.add_argument("--candidates", nargs="+", default=None, metavar="NAME",
                         help="candidate maps (default: all of " + ", ".join(c.split(':')[1] for c in CANDIDATES) + ")")
+    parser.add_argument("--mean-gate-init", type=float, default=default.mean_gate_init,
+                        help="start of the covariate layout's mean gate, in [0, 1] (default "
+                             f"{default.mean_gate_init:g}, the package default)")
     parser.add_argument("--data-dir", default=None, help="folder with ETTh1.csv, ... (default: $CROSSSCALE_DATA_DIR)")
     parser.add_argument("--out", type=Path, default=Path("bench_faithfulness"), help="output folder")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress messages")
@@ -196,6 +203,8 @@ def _config_from_args(args: argparse.Namespace) -> FaithConfig:
         raise ValueError("--max-samples and --ablation-windows must be >= 0.")
     if any(h < 1 for h in args.horizons):
         raise ValueError(f"--horizons must be positive; got {args.horizons}.")
+    if not 0.0 <= args.mean_gate_init <= 1.0:
+        raise ValueError(f"--mean-gate-init must be in [0, 1]; got {args.mean_gate_init}.")
     unknown = [name for name in args.datasets if name not in DATASET_NAMES]
     if unknown:
         raise ValueError(f"unknown data set(s) {unknown}; choose among {list(DATASET_NAMES)}.")
@@ -209,7 +218,8 @@ def _config_from_args(args: argparse.Namespace) -> FaithConfig:
         datasets=tuple(args.datasets), settings=tuple(dict.fromkeys(args.settings)),
         horizons=tuple(args.horizons), seeds=tuple(dict.fromkeys(args.seeds)), splits=tuple(dict.fromkeys(args.splits)),
         epochs=args.epochs, max_samples=args.max_samples or None, n_windows=args.n_windows,
-        ablation_windows=args.ablation_windows, candidates=candidates, data_dir=args.data_dir,
+        ablation_windows=args.ablation_windows, candidates=candidates, mean_gate_init=args.mean_gate_init,
+        data_dir=args.data_dir,
     )
 
 
@@ -221,6 +231,8 @@ def _format_args(args: argparse.Namespace) -> str:
              f"--ablation-windows {args.ablation_windows}"]
     if args.candidates:
         parts.append("--candidates " + " ".join(args.candidates))
+    if args.mean_gate_init != FaithConfig.mean_gate_init:
+        parts.append(f"--mean-gate-init {args.mean_gate_init:g}")
     if args.data_dir:
         parts.append(f"--data-dir {args.data_dir}")
     parts.append(f"--out {args.out}")
@@ -494,7 +506,8 @@ class _Case:
         torch.manual_seed(seed)
         self.model = CrossScaleNetModel(
             input_chunk_length=config.input_length, output_chunk_length=horizon, n_epochs=config.epochs,
-            random_state=seed, pl_trainer_kwargs={**QUIET_TRAINER_KWARGS, "accelerator": "cpu"},
+            random_state=seed, mean_gate_init=config.mean_gate_init,
+            pl_trainer_kwargs={**QUIET_TRAINER_KWARGS, "accelerator": "cpu"},
         )
         begin = time.perf_counter()
         self.model.fit(train, past_covariates=covariates, max_samples_per_ts=config.max_samples, verbose=False)
