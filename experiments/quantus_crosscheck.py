@@ -48,10 +48,12 @@ from crossscale_ext.benchmarks.faithfulness import (
     _Case,
     _quiet,
     _split_series,
+    point_forecast,
     randomized_weights,
 )
 from crossscale_ext.datasets.long_horizon import load_long_horizon
 from crossscale_ext.faithfulness import deletion_effects, rank_correlation, recency_map
+from crossscale_ext.saliency import gradient_maps
 
 MAPS = ("gradient", "input_x_gradient", "aligned_input_x_gradient")
 
@@ -65,22 +67,14 @@ class CentredSummedForecast(torch.nn.Module):
 
     def __init__(self, case: _Case, means: np.ndarray) -> None:
         super().__init__()
-        module = case.net.module
-        self.network = case.net.network
-        self.rin = module.rin if module.use_reversible_instance_norm else None
-        self.n_targets = case.net.n_targets
-        self.point = case.net.point
+        self.network, self.rin = case.net.network, case.net.rin
+        self.n_targets, self.point = case.net.n_targets, case.net.point
         self.register_buffer("means", torch.as_tensor(means, dtype=torch.float32))
 
     def forward(self, centred: torch.Tensor) -> torch.Tensor:
         x = centred.transpose(1, 2) + self.means
-        target = x[:, :, : self.n_targets]
-        if self.rin is not None:
-            target = self.rin(target.clone())
-        forecast = self.network(torch.cat([target, x[:, :, self.n_targets :]], dim=2)).forecast
-        if self.rin is not None:
-            forecast = self.rin.inverse(forecast)
-        return forecast[..., self.point].sum(dim=(1, 2)).unsqueeze(1)
+        forecast = point_forecast(x, self.network, self.rin, self.n_targets, self.point)
+        return forecast.sum(dim=(1, 2)).unsqueeze(1)
 
 
 @contextlib.contextmanager
@@ -98,17 +92,10 @@ def modules_reset(network: torch.nn.Module, seed: int) -> Iterator[None]:
 
 
 def package_maps_of(module: torch.nn.Module, centred: np.ndarray) -> dict[str, np.ndarray]:
-    """The package's gradient-family maps ``(N, C, L)`` of a (possibly randomised) model, from one backward pass."""
-    x = torch.as_tensor(np.ascontiguousarray(centred), dtype=torch.float32).requires_grad_(True)
-    module(x).sum().backward()
-    grad = x.grad.detach().numpy()
-    contribution = centred * grad
-    direction = np.sign(contribution.sum(axis=(1, 2), keepdims=True))
-    return {
-        "gradient": np.abs(grad),
-        "input_x_gradient": np.abs(contribution),
-        "aligned_input_x_gradient": np.clip(contribution * direction, 0.0, None),
-    }
+    """The package's gradient maps ``(N, C, L)`` of a (possibly randomised) model: ``saliency.gradient_maps``."""
+    windows = torch.as_tensor(np.ascontiguousarray(centred.transpose(0, 2, 1))).requires_grad_(True)
+    maps = gradient_maps(windows, module(windows.transpose(1, 2)), MAPS)
+    return {name: value.transpose(0, 2, 1) for name, value in maps.items()}
 
 
 def explain(model, inputs, targets, **kwargs) -> np.ndarray:

@@ -257,6 +257,23 @@ def run(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------------------------ network-level maps
+def point_forecast(x: Any, network: Any, rin: Any, n_targets: int, point: int) -> Any:
+    """Point forecast ``(B, H, n_targets)`` of ``(B, L, C)`` windows through a fitted model's network.
+
+    The saliency pass's forward: ``rin`` (Darts' reversible instance norm, or ``None``) normalises the target
+    channels in the graph and un-normalises the forecast; ``point`` picks the point forecast's parameter.
+    """
+    import torch
+
+    target = x[:, :, :n_targets]
+    if rin is not None:
+        target = rin(target.clone())
+    forecast = network(torch.cat([target, x[:, :, n_targets:]], dim=2)).forecast
+    if rin is not None:
+        forecast = rin.inverse(forecast)
+    return forecast[..., point]
+
+
 class _Network:
     """Differentiable forecast function of a fitted ``CrossScaleNetModel`` on ``(W, L, C)`` windows.
 
@@ -280,18 +297,14 @@ class _Network:
         if hasattr(self.module, "set_mc_dropout"):
             self.module.set_mc_dropout(False)
 
+    @property
+    def rin(self) -> Any:
+        """Darts' reversible instance norm of the target, or ``None`` when the model does not use it."""
+        return self.module.rin if self.module.use_reversible_instance_norm else None
+
     def forward(self, x):
         """Point forecast ``(B, H, n_targets)`` of a ``(B, L, C)`` tensor (autograd as the caller sets it)."""
-        import torch
-
-        target = x[:, :, : self.n_targets]
-        if self.module.use_reversible_instance_norm:
-            target = self.module.rin(target.clone())
-        features = torch.cat([target, x[:, :, self.n_targets :]], dim=2)
-        forecast = self.network(features).forecast
-        if self.module.use_reversible_instance_norm:
-            forecast = self.module.rin.inverse(forecast)
-        return forecast[..., self.point]
+        return point_forecast(x, self.network, self.rin, self.n_targets, self.point)
 
     def predict(self, inputs: np.ndarray) -> np.ndarray:
         """No-grad point forecasts of numpy windows, batched."""
