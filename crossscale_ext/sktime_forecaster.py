@@ -403,9 +403,17 @@ class CrossScaleNetForecaster(SktimeSaliencyMixin, BaseForecaster):
         return self
 
     def _check_fh(self, fh, pred_int: bool = False):
-        """The base class's fh check, with a fix named in the in-sample error."""
+        """The base class's fh check, with a fix named in the in-sample error.
+
+        The base class writes ``fh`` to ``self._fh`` and returns what it reads back from there; the check runs
+        under ``INFERENCE_LOCK`` so that threads forecasting different horizons with one fitted forecaster
+        each get their own ``fh`` back.
+        """
+        from crossscale_ext.darts_model import INFERENCE_LOCK
+
         try:
-            return super()._check_fh(fh, pred_int=pred_int)
+            with INFERENCE_LOCK:
+                return super()._check_fh(fh, pred_int=pred_int)
         except NotImplementedError as error:
             if "in-sample" not in str(error):
                 raise

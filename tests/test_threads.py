@@ -9,6 +9,7 @@ calls differed or failed with 4 threads).
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable
 
@@ -105,6 +106,44 @@ def test_sktime_forecaster_from_threads_matches_sequential_calls():
     _, mismatches, errors = _run_concurrently(jobs)
     assert not errors, errors
     assert not mismatches, mismatches
+
+
+def test_sktime_threads_forecasting_different_horizons_each_get_their_own():
+    """sktime's ``_check_fh`` writes ``fh`` to the estimator and reads it back; threads must not swap horizons.
+
+    A tiny GIL switch interval makes a thread switch between that write and the read likely.
+    """
+    index = pd.period_range("2000-01", periods=120, freq="M")
+    y = pd.Series(np.sin(np.arange(120) / 4.0), index=index)
+    forecaster = CrossScaleNetForecaster(
+        input_chunk_length=32, output_chunk_length=8, n_scales=3, base_patch_length=8, moving_avg_kernel=7,
+        d_model=16, n_epochs=1, random_state=0,
+    ).fit(y)
+    horizons = [list(range(1, k)) for k in (3, 6, 9, 12)]
+    expected = {len(fh): forecaster.predict(fh=fh) for fh in horizons}
+    wrong, errors = [], []
+
+    def worker(fh: list[int]) -> None:
+        try:
+            for _ in range(30):
+                got = forecaster.predict(fh=fh)
+                if not got.index.equals(expected[len(fh)].index):
+                    wrong.append((len(fh), len(got)))
+        except Exception as error:  # noqa: BLE001 - reported by the test
+            errors.append(repr(error))
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=worker, args=(fh,)) for fh in horizons]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=300)
+    finally:
+        sys.setswitchinterval(interval)
+    assert not errors, errors
+    assert not wrong, wrong
 
 
 @pytest.mark.slow
