@@ -183,12 +183,14 @@ def saliency_results(
     stride: int = 1,
     quiet: Callable[[], AbstractContextManager] = nullcontext,
     maps: Sequence[str] | None = None,
+    ensemble: Sequence[CrossScaleNetModel] | None = None,
 ) -> list[tuple[Instance, int, SaliencyResult]]:
     """Run the Darts model's saliency over ``instances``; return ``(instance, start row, result)`` triples.
 
     The maps read only the input window (y and X's past); X over the forecast steps is zero padding. Only
     the Darts call runs inside ``quiet()``. ``maps``: the maps to compute (None: all, the gradient maps when
-    ``gradients``); the input windows are not kept.
+    ``gradients``); the input windows are not kept. ``ensemble``: other Darts models whose mean forecast with
+    ``model``'s is explained (gradient maps only).
     """
     starts = [len(i.y) - adapter.input_chunk_length if windows == "last" else 0 for i in instances]
     series, covariates = adapter.darts_inputs(instances, starts, None, 0, adapter.output_chunk_length, "saliency")
@@ -200,6 +202,7 @@ def saliency_results(
             gradients=gradients,
             maps=maps,
             inputs=False,
+            ensemble=ensemble,
             **({"stride": stride, "overlap_end": True} if windows == "all" else {}),
         )
     return list(zip(instances, starts, results))
@@ -322,19 +325,52 @@ class SktimeSaliencyMixin:
     """
 
     def _saliency_results(
-        self, windows: str, gradients: bool, stride: int = 1, maps: tuple[str, ...] | None = None
+        self, windows: str, gradients: bool, stride: int = 1, maps: tuple[str, ...] | None = None,
+        ensemble: Sequence[CrossScaleNetModel] | None = None,
     ) -> list[tuple]:
         """The Darts model's saliency of every series seen: ``(instance, start row, SaliencyResult)`` triples."""
         instances = self._seen_instances()
         return saliency_results(
-            self._adapter, self.darts_model_, instances, windows, gradients, stride, self._quiet, maps=maps
+            self._adapter, self.darts_model_, instances, windows, gradients, stride, self._quiet, maps=maps,
+            ensemble=ensemble,
         )
+
+    def _ensemble_models(self, ensemble: Sequence[Any] | None, kind: str) -> list[CrossScaleNetModel] | None:
+        """The Darts models of the fitted forecasters in ``ensemble``, checked against this forecaster's data."""
+        if ensemble is None:
+            return None
+        if kind not in GRADIENT_KINDS:
+            raise ValueError(
+                f"An ensemble has no attention maps (each member attends with its own weights): kind={kind!r} "
+                f"cannot be computed with ensemble; choose a gradient kind ({', '.join(map(repr, GRADIENT_KINDS))})."
+            )
+        if isinstance(ensemble, str) or not isinstance(ensemble, Sequence):
+            raise TypeError(
+                "ensemble must be a list of fitted CrossScaleNetForecaster (e.g. [forecaster_seed1]); "
+                f"got {type(ensemble).__name__}."
+            )
+        models = []
+        for i, member in enumerate(ensemble):
+            if not isinstance(member, type(self)):
+                raise TypeError(
+                    f"ensemble[{i}] is a {type(member).__name__}; every member must be a {type(self).__name__}."
+                )
+            member.check_is_fitted()
+            for name in ("y_columns", "X_columns"):
+                if getattr(member._adapter, name) != getattr(self._adapter, name):
+                    raise ValueError(
+                        f"ensemble[{i}] was fit on {name.split('_')[0]} columns {getattr(member._adapter, name)}; this "
+                        f"forecaster on {getattr(self._adapter, name)}: the members must share the data's columns."
+                    )
+            models.append(member.darts_model_)
+        return models
 
     def saliency(
         self,
         windows: Literal["last", "all"] = "last",
         kind: SaliencyKind = RECOMMENDED_MAP,
         gradients: bool = True,
+        ensemble: Sequence[Any] | None = None,
     ) -> pd.DataFrame:
         """Saliency of the forecasts, indexed by the input windows' time points in y's index type.
 
@@ -369,6 +405,12 @@ default="gradient"
             Whether the gradient maps may be computed (one backward pass, about twice the cost). Needed by the
             gradient kinds; ``kind="all"`` leaves the gradient columns out when False. The attention kinds never
             compute them.
+        ensemble : list of CrossScaleNetForecaster, optional (default=None)
+            Other fitted forecasters on the same columns of ``y`` and ``X``, typically this one refit with other
+            ``random_state`` values. The map is then that of the ensemble's forecast, the mean of this
+            forecaster's and every member's point forecast, on this forecaster's data (see the Darts model's
+            ``saliency(ensemble=...)``); gradient kinds only. Each member costs one more forward and backward
+            pass.
 
         Returns
         -------
@@ -380,7 +422,10 @@ default="gradient"
         Raises
         ------
         ValueError
-            When ``windows`` or ``kind`` is unknown, or ``kind`` is a gradient map and ``gradients=False``.
+            When ``windows`` or ``kind`` is unknown, or ``kind`` is a gradient map and ``gradients=False``; with
+            ``ensemble``, for an attention kind or ``"all"``, or a member not fitted or fitted on other columns.
+        TypeError
+            When ``ensemble`` is not a list of ``CrossScaleNetForecaster``.
 
         Notes
         -----
@@ -396,7 +441,9 @@ default="gradient"
         self.check_is_fitted()
         needs_gradients = saliency_needs_gradients(windows, kind, gradients)
         maps = saliency_maps(kind, needs_gradients)
-        return saliency_frame(self._adapter, self._saliency_results(windows, needs_gradients, maps=maps), kind, windows)
+        members = self._ensemble_models(ensemble, kind)
+        results = self._saliency_results(windows, needs_gradients, maps=maps, ensemble=members)
+        return saliency_frame(self._adapter, results, kind, windows)
 
     def iter_saliency(
         self,

@@ -64,6 +64,9 @@ __all__ = [
     "CrossScaleNetExplainabilityResult",
     "CrossScaleNetExplainer",
     "SaliencyRequest",
+    "check_ensemble",
+    "ensemble_request",
+    "point_forecast",
     "panel_saliency",
     "compute_saliency",
     "iter_saliency",
@@ -402,45 +405,153 @@ def _point_index(model: ExplainedModel) -> int:
     return 0
 
 
+def point_forecast(
+    model: ExplainedModel,
+    inputs: torch.Tensor,
+    n_targets: int,
+    future_covariates: torch.Tensor | None = None,
+    static_covariates: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, Any, torch.Tensor]:
+    """A fitted model's network on input windows ``(B, L, C)`` (targets first), autograd as the caller sets it.
+
+    Darts' optional reversible instance norm of the ``n_targets`` target channels is applied inside the graph,
+    so gradients are taken with respect to the inputs as the user gave them. Returns the network's features,
+    its output and the point forecast ``(B, H, n_targets)`` (the median of a quantile model, else the first
+    likelihood parameter). The caller sets the network's mode (the saliency pass: eval).
+    """
+    module = model.model
+    target = inputs[:, :, :n_targets]
+    if module.use_reversible_instance_norm:
+        target = module.rin(target.clone())
+    features = torch.cat([target, inputs[:, :, n_targets:]], dim=2)
+    output = module.network(features, future_covariates, static_covariates)
+    forecast = output.forecast
+    if module.use_reversible_instance_norm:
+        forecast = module.rin.inverse(forecast)
+    return features, output, forecast[..., _point_index(model)]
+
+
 def _explain_batch(
     model: ExplainedModel,
     x_in: PLModuleInput,
     maps: tuple[str, ...],
-    point: int,
     dtype: Any = np.float32,
+    ensemble: tuple[ExplainedModel, ...] = (),
 ) -> tuple[np.ndarray, np.ndarray, SaliencyMaps]:
     """Point forecast ``(B, H, C_t)``, inputs ``(B, L, C)`` and the requested maps of one batch, in one forward pass.
 
     The gradient maps are taken with respect to the inputs as the user gave them (before Darts' optional
     reversible instance norm of the target, which is applied inside the differentiated graph). No backward pass
-    runs unless ``maps`` names a gradient map. Everything is returned as ``dtype``.
+    runs unless ``maps`` names a gradient map. With ``ensemble`` (models checked by :func:`check_ensemble`), the
+    forecast is the mean of ``model``'s and every member's point forecast, and the gradient maps are those of that
+    mean (``maps`` then holds gradient maps only). Everything is returned as ``dtype``.
     """
-    module = model.model
     gradients = any(name in GRADIENT_MAP_NAMES for name in maps)
     pieces = [x_in.past_target, x_in.past_covariates, x_in.historic_future_covariates]
     inputs = torch.cat([p for p in pieces if p is not None], dim=2).detach()
-    n_targets = x_in.past_target.shape[2]
     with torch.enable_grad() if gradients else torch.no_grad():
         if gradients:
             inputs.requires_grad_(True)
-        target = inputs[:, :, :n_targets]
-        if module.use_reversible_instance_norm:
-            target = module.rin(target.clone())
-        features = torch.cat([target, inputs[:, :, n_targets:]], dim=2)
-        output = module.network(features, x_in.future_covariates, x_in.static_covariates)
-        forecast = output.forecast
-        if module.use_reversible_instance_norm:
-            forecast = module.rin.inverse(forecast)
-        point_forecast = forecast[..., point]
-        batch_maps = attention_maps(module.network, features, output, maps=maps, dtype=dtype)
+        given = (x_in.past_target.shape[2], x_in.future_covariates, x_in.static_covariates)
+        features, output, forecast = point_forecast(model, inputs, *given)
+        if ensemble:
+            forecast = torch.stack([forecast] + [point_forecast(m, inputs, *given)[2] for m in ensemble]).mean(dim=0)
+        batch_maps = attention_maps(model.model.network, features, output, maps=maps, dtype=dtype)
         if gradients:
-            for name, values in gradient_maps(inputs, point_forecast, maps=maps, dtype=dtype).items():
+            for name, values in gradient_maps(inputs, forecast, maps=maps, dtype=dtype).items():
                 setattr(batch_maps, name, values)
     return (
-        point_forecast.detach().cpu().numpy().astype(dtype, copy=False),
+        forecast.detach().cpu().numpy().astype(dtype, copy=False),
         inputs.detach().cpu().numpy().astype(dtype, copy=False),
         batch_maps,
     )
+
+
+def check_ensemble(model: ExplainedModel, ensemble: Sequence[ExplainedModel] | None) -> tuple[ExplainedModel, ...]:
+    """The checked members of an ensemble explained with ``model``: fitted, and shaped like ``model``.
+
+    Each member must be a fitted model of ``model``'s class with the same window (``input_chunk_length``,
+    ``output_chunk_length``, ``output_chunk_shift``), the same inputs (channels, targets, which covariates,
+    their widths) and its network's parameters on the same device with the same dtype, so that one batch of
+    windows feeds them all. Typically: the same model retrained with other seeds.
+
+    Raises
+    ------
+    TypeError
+        When ``ensemble`` is not a sequence of models of ``model``'s class.
+    ValueError
+        When a member is not fitted, is ``model`` itself or appears twice, or does not match ``model``.
+    """
+    if ensemble is None:
+        return ()
+    if isinstance(ensemble, ExplainedModel) or not isinstance(ensemble, Sequence):
+        raise TypeError(
+            "ensemble must be a list of fitted models (e.g. [model_seed1, model_seed2]); "
+            f"got {type(ensemble).__name__}."
+        )
+    members = tuple(ensemble)
+    name = type(model).__name__
+    reference = _ensemble_signature(model)
+    for i, member in enumerate(members):
+        if not isinstance(member, type(model)):
+            raise TypeError(f"ensemble[{i}] is a {type(member).__name__}; every member must be a {name}.")
+        member._require_fitted(f"explaining it in an ensemble (ensemble[{i}])")
+        if member is model or any(member is other for other in members[:i]):
+            raise ValueError(
+                f"ensemble[{i}] is {'the explained model itself' if member is model else 'listed twice'}: each model "
+                "of the ensemble counts once (the explained model is a member already)."
+            )
+        signature = _ensemble_signature(member)
+        differing = [key for key in reference if signature[key] != reference[key]]
+        if differing:
+            details = ", ".join(f"{key} {signature[key]!r} (explained model: {reference[key]!r})" for key in differing)
+            raise ValueError(f"ensemble[{i}] does not match the explained model: {details}.")
+    return members
+
+
+def _ensemble_signature(model: ExplainedModel) -> dict[str, Any]:
+    """What every member of an ensemble must share with the explained model."""
+    network = model.model.network
+    parameter = next(network.parameters())
+    return {
+        "input_chunk_length": model.input_chunk_length,
+        "output_chunk_length": model.output_chunk_length,
+        "output_chunk_shift": model.output_chunk_shift,
+        "input channels": network.n_channels,
+        "targets": network.n_targets,
+        "uses_past_covariates": model.uses_past_covariates,
+        "uses_future_covariates": model.uses_future_covariates,
+        "uses_static_covariates": model.uses_static_covariates,
+        "future covariate width": None if network.future_projection is None else network.future_projection.in_features,
+        "static covariate width": None if network.static_projection is None else network.static_projection.in_features,
+        "device": str(parameter.device),
+        "dtype": str(parameter.dtype),
+    }
+
+
+def ensemble_request(request: SaliencyRequest, maps: str | Sequence[str] | None) -> SaliencyRequest:
+    """The request of an ensemble's saliency: the gradient maps only.
+
+    ``maps`` is what the caller passed: None becomes every gradient map for ``windows="last"`` and the
+    recommended map for ``windows="all"``.
+
+    Raises
+    ------
+    ValueError
+        With ``gradients=False``, or when ``maps`` names an attention map (each member has its own attention).
+    """
+    if not request.gradients:
+        raise ValueError("An ensemble's saliency is its gradient maps: gradients=False leaves nothing to compute.")
+    if maps is None:
+        chosen = GRADIENT_MAP_NAMES if request.windows == "last" else (RECOMMENDED_MAP,)
+        return replace(request, maps=chosen)
+    attention = [name for name in request.maps if name not in GRADIENT_MAP_NAMES]
+    if attention:
+        raise ValueError(
+            f"An ensemble has no attention maps (each member attends with its own weights); maps={attention} "
+            f"cannot be computed. Ask for gradient maps ({', '.join(GRADIENT_MAP_NAMES)}), or explain one model."
+        )
+    return request
 
 
 @dataclass(frozen=True)
@@ -504,10 +615,10 @@ class _SaliencyPass:
     dtype: np.dtype
     keep_inputs: bool
     batch_size: int
-    point: int
     informative: bool
     component_names: list[str]
     single: bool
+    ensemble: tuple[ExplainedModel, ...] = ()  # the other models whose mean forecast is explained with ``model``
 
     @property
     def offsets(self) -> np.ndarray:
@@ -522,9 +633,18 @@ def _prepare_pass(
     future_covariates: SeriesArg,
     request: SaliencyRequest,
     stacklevel: int,
+    ensemble: Sequence[ExplainedModel] | None = None,
 ) -> _SaliencyPass:
-    """Build the data set of windows of a checked request (no window is computed yet)."""
+    """Build the data set of windows of a checked request (no window is computed yet).
+
+    With ``ensemble`` (other fitted models, checked by :func:`check_ensemble`), the pass explains the mean
+    forecast of ``model`` and the members; ``request`` must then ask for gradient maps only
+    (:func:`ensemble_request`).
+    """
     model._require_fitted("saliency()")
+    members = check_ensemble(model, ensemble)
+    if members and any(name not in GRADIENT_MAP_NAMES for name in request.maps):
+        raise ValueError("An ensemble's saliency holds gradient maps only; build the request with ensemble_request().")
     windows = request.windows
     if series is None:
         if model.training_series is None:
@@ -562,10 +682,10 @@ def _prepare_pass(
         dtype=request.dtype,
         keep_inputs=request.inputs,
         batch_size=request.batch_size or model.batch_size,
-        point=_point_index(model),
         informative=informative,
         component_names=_input_component_names(model, series[0], past_covariates, future_covariates),
         single=called_with_single_series,
+        ensemble=members,
     )
 
 
@@ -651,10 +771,11 @@ def _compute_rows(
     with INFERENCE_LOCK:
         # eval mode on the network only: Darts shares its default loss module between models, and switching it
         # would make the next model's training warn that it starts with modules in eval mode
-        network = module.network
-        was_training = network.training
-        network.eval()
-        module.set_mc_dropout(False)
+        networks = [m.model.network for m in (model, *plan.ensemble)]
+        was_training = [network.training for network in networks]
+        for m, network in zip((model, *plan.ensemble), networks, strict=True):
+            network.eval()
+            m.model.set_mc_dropout(False)
         try:
             for low in range(0, n, plan.batch_size):
                 high = min(low + plan.batch_size, n)
@@ -666,7 +787,7 @@ def _compute_rows(
                     future_covariates=_tensor(batch.future_covariates),
                     static_covariates=_tensor(batch.static_covariates),
                 )
-                forecast, batch_inputs, batch_maps = _explain_batch(model, x_in, plan.maps, plan.point, plan.dtype)
+                forecast, batch_inputs, batch_maps = _explain_batch(model, x_in, plan.maps, plan.dtype, plan.ensemble)
                 rows = slice(low, high)
                 _write(store, rows, batch_maps)
                 forecasts[rows] = forecast
@@ -675,7 +796,8 @@ def _compute_rows(
                 pred_times.extend(batch.pred_time)
                 store.scale_weights = batch_maps.scale_weights
         finally:
-            network.train(was_training)
+            for network, mode in zip(networks, was_training, strict=True):
+                network.train(mode)
     if len(pred_times) != n:
         raise RuntimeError(f"The saliency pass produced {len(pred_times)} windows where {n} were expected.")
     return store, forecasts, inputs, pred_times
@@ -724,7 +846,8 @@ def _compute_results(plan: _SaliencyPass, start: int, n: int) -> list[SaliencyRe
             target_names=list(ts.components),
             informative=plan.informative,
             inputs=None if inputs is None else inputs[rows],
-            metadata={"series_index": series_index, "first_window": row - int(offsets[series_index])},
+            metadata={"series_index": series_index, "first_window": row - int(offsets[series_index]),
+                      "ensemble_size": 1 + len(plan.ensemble)},
         ))
     return results
 
@@ -735,9 +858,15 @@ def compute_saliency(
     past_covariates: SeriesArg = None,
     future_covariates: SeriesArg = None,
     request: SaliencyRequest | None = None,
+    ensemble: Sequence[ExplainedModel] | None = None,
 ) -> SaliencyResult | list[SaliencyResult]:
-    """Saliency of a fitted model's forecasts over the requested windows; see :meth:`CrossScaleNetModel.saliency`."""
-    plan = _prepare_pass(model, series, past_covariates, future_covariates, request or SaliencyRequest(), stacklevel=5)
+    """Saliency of a fitted model's forecasts over the requested windows; see :meth:`CrossScaleNetModel.saliency`.
+
+    With ``ensemble``, of the mean forecast of ``model`` and the other models (see :func:`check_ensemble`;
+    ``request`` from :func:`ensemble_request`).
+    """
+    plan = _prepare_pass(model, series, past_covariates, future_covariates, request or SaliencyRequest(), stacklevel=5,
+                         ensemble=ensemble)
     _warn_if_large(plan, stacklevel=4)
     with INFERENCE_LOCK:  # one call, one uninterrupted pass, batched across series
         results = _compute_results(plan, 0, int(plan.counts.sum()))
@@ -751,15 +880,16 @@ def iter_saliency(
     future_covariates: SeriesArg = None,
     request: SaliencyRequest | None = None,
     windows_per_chunk: int = 10_000,
+    ensemble: Sequence[ExplainedModel] | None = None,
 ) -> Iterator[SaliencyResult]:
     """The saliency in chunks of windows; see :meth:`CrossScaleNetModel.iter_saliency`.
 
     The request is checked (and the data set built) when this is called; each chunk is computed when the
-    iterator reaches it.
+    iterator reaches it. ``ensemble`` as for :func:`compute_saliency`.
     """
     check_int("windows_per_chunk", windows_per_chunk)
     request = request or SaliencyRequest(windows="all")
-    plan = _prepare_pass(model, series, past_covariates, future_covariates, request, stacklevel=5)
+    plan = _prepare_pass(model, series, past_covariates, future_covariates, request, stacklevel=5, ensemble=ensemble)
     return _chunks(plan, int(windows_per_chunk))
 
 

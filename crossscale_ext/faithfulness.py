@@ -441,7 +441,7 @@ class _WindowForecaster:
         import torch
         from darts.utils.data.torch_datasets.utils import _batch_collate_fn_predict
 
-        from crossscale_ext.explainability import SaliencyRequest, _point_index, _prepare_pass
+        from crossscale_ext.explainability import SaliencyRequest, _prepare_pass
 
         request = SaliencyRequest(windows="all", stride=stride, maps=(kind,), inputs=True)
         plan = _prepare_pass(model, series, past_covariates, future_covariates, request, stacklevel=4)
@@ -454,16 +454,17 @@ class _WindowForecaster:
         self.future = tensor(batch.future_covariates)
         self.static = tensor(batch.static_covariates)
         self.n_windows = len(plan.dataset)
-        self.module = model.model
-        self.point = _point_index(model)
+        self.model = model
         self.n_targets = batch.past_target.shape[2]
         self.batch_size = int(model.batch_size)
         self.torch = torch
         self.dtype, self.device = parameter.dtype, parameter.device
 
     def __call__(self, inputs: np.ndarray) -> np.ndarray:
-        torch, module = self.torch, self.module
-        network = module.network
+        from crossscale_ext.explainability import point_forecast
+
+        torch = self.torch
+        network = self.model.model.network
         was_training = network.training
         network.eval()
         parts = []
@@ -472,16 +473,10 @@ class _WindowForecaster:
                 for low in range(0, len(inputs), self.batch_size):
                     rows = slice(low, low + self.batch_size)
                     x = torch.as_tensor(np.ascontiguousarray(inputs[rows]), dtype=self.dtype, device=self.device)
-                    target = x[:, :, : self.n_targets]
-                    if module.use_reversible_instance_norm:
-                        target = module.rin(target.clone())
-                    features = torch.cat([target, x[:, :, self.n_targets :]], dim=2)
                     future = None if self.future is None else self.future[rows]
                     static = None if self.static is None else self.static[rows]
-                    forecast = network(features, future, static).forecast
-                    if module.use_reversible_instance_norm:
-                        forecast = module.rin.inverse(forecast)
-                    parts.append(forecast[..., self.point].cpu().numpy())
+                    forecast = point_forecast(self.model, x, self.n_targets, future, static)[2]
+                    parts.append(forecast.cpu().numpy())
         finally:
             network.train(was_training)
         return np.concatenate(parts).astype(np.float64)
