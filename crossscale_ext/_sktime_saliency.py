@@ -335,13 +335,17 @@ class SktimeSaliencyMixin:
             ensemble=ensemble,
         )
 
-    def _ensemble_models(self, ensemble: Sequence[Any] | None, kind: str) -> list[CrossScaleNetModel] | None:
-        """The Darts models of the fitted forecasters in ``ensemble``, checked against this forecaster's data."""
+    def _ensemble_models(self, ensemble: Sequence[Any] | None, kinds: Sequence[str]) -> list[CrossScaleNetModel] | None:
+        """The Darts models of the fitted forecasters in ``ensemble``, checked against this forecaster's data.
+
+        ``kinds``: the maps asked for, which must be gradient maps.
+        """
         if ensemble is None:
             return None
-        if kind not in GRADIENT_KINDS:
+        attention = [kind for kind in kinds if kind not in GRADIENT_KINDS]
+        if attention:
             raise ValueError(
-                f"An ensemble has no attention maps (each member attends with its own weights): kind={kind!r} "
+                f"An ensemble has no attention maps (each member attends with its own weights): kind {attention} "
                 f"cannot be computed with ensemble; choose a gradient kind ({', '.join(map(repr, GRADIENT_KINDS))})."
             )
         if isinstance(ensemble, str) or not isinstance(ensemble, Sequence):
@@ -441,7 +445,7 @@ default="gradient"
         self.check_is_fitted()
         needs_gradients = saliency_needs_gradients(windows, kind, gradients)
         maps = saliency_maps(kind, needs_gradients)
-        members = self._ensemble_models(ensemble, kind)
+        members = self._ensemble_models(ensemble, [kind])
         results = self._saliency_results(windows, needs_gradients, maps=maps, ensemble=members)
         return saliency_frame(self._adapter, results, kind, windows)
 
@@ -531,6 +535,7 @@ default="gradient"
         self,
         kind: SaliencyKind | Sequence[SaliencyKind] | None = None,
         seeds_models: Sequence[SktimeSaliencyMixin] | None = None,
+        ensemble: Sequence[SktimeSaliencyMixin] | None = None,
         **kwargs: Any,
     ) -> Any:
         """Check on the data seen so far that the map points at what the forecasts rest on.
@@ -549,6 +554,9 @@ default="gradient"
         seeds_models : list of CrossScaleNetForecaster, optional
             The same forecaster fitted on the same data with other ``random_state`` values: their maps'
             agreement is measured too.
+        ensemble : list of CrossScaleNetForecaster, optional
+            Check the map of the ensemble's forecast instead (see :meth:`saliency`); gradient kinds only, not
+            together with ``seeds_models``.
         **kwargs
             ``fractions``, ``n_windows``, ``reference``, ``random_draws``, ``seed``, as there.
 
@@ -566,8 +574,9 @@ default="gradient"
                              "instance you want to check.")
         series, covariates = self._adapter.darts_inputs(instances, [0], None, 0, 0, "saliency")
         others = [other.darts_model_ for other in seeds_models or []]
+        members = self._ensemble_models(ensemble, [kind] if isinstance(kind, str) else list(kind or []))
         return check_saliency(self.darts_model_, series[0], future_covariates=None if covariates is None else
-                              covariates[0], kind=kind, seeds_models=others, **kwargs)
+                              covariates[0], kind=kind, seeds_models=others, ensemble=members, **kwargs)
 
     def saliency_summary(self) -> dict:
         """Saliency averaged over the input windows of the data seen so far, by lag and by input component.

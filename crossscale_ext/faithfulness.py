@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from crossscale_ext.metrics import _top_cells, perturb, random_saliency
-from crossscale_ext.saliency import MAP_NAMES
+from crossscale_ext.saliency import GRADIENT_MAP_NAMES, MAP_NAMES
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -296,6 +296,10 @@ class SaliencyCheck:
     seed_spearman, seed_topk, seed_profile
         Agreement with the maps of the retrained models (``seeds_models``), see :func:`seed_stability`; None
         when none were given.
+    n_seed_models
+        How many ``seeds_models`` were compared.
+    ensemble_size
+        Models whose mean forecast was checked (1 without ``ensemble``).
     alternatives
         The checks of the other maps compared (:func:`check_saliency` with several kinds returns the check of the
         map that held up best, with the others here); empty when one map was checked.
@@ -320,6 +324,7 @@ class SaliencyCheck:
     seed_topk: float | None = None
     seed_profile: float | None = None
     n_seed_models: int = 0
+    ensemble_size: int = 1
     thresholds: dict[str, float] = field(default_factory=lambda: dict(TRUST_THRESHOLDS))
     alternatives: dict[str, SaliencyCheck] = field(default_factory=dict)
 
@@ -409,9 +414,10 @@ def _rank(check: SaliencyCheck) -> tuple[int, float, float]:
 
 
 def _verdict(kind: str, ratio_random: float, ratio_recency: float, fraction: float,
-             seed_spearman: float | None) -> str:
+             seed_spearman: float | None, ensemble_size: int = 1) -> str:
     t = TRUST_THRESHOLDS
-    facts = (f"removing the top {100 * fraction:g}% cells of map {kind!r} moves the forecast {ratio_random:.1f}x as "
+    of = f"map {kind!r}" if ensemble_size == 1 else f"map {kind!r} of an ensemble of {ensemble_size} models"
+    facts = (f"removing the top {100 * fraction:g}% cells of {of} moves the forecast {ratio_random:.1f}x as "
              f"much as random cells and {ratio_recency:.2f}x as much as the most recent steps")
     if seed_spearman is not None:
         facts += f"; maps of retrained models agree with a median Spearman correlation of {seed_spearman:.2f}"
@@ -508,6 +514,7 @@ def check_saliency(
     seeds_models: Sequence[Any] | None = None,
     random_draws: int = 3,
     seed: int = 0,
+    ensemble: Sequence[Any] | None = None,
 ) -> SaliencyCheck:
     """Check that a fitted model's saliency map points at what its forecasts rest on, on this data.
 
@@ -545,6 +552,10 @@ def check_saliency(
         Random maps averaged for the random baseline (default 3).
     seed
         Seed of the random maps and of the tie-breaking.
+    ensemble
+        Other fitted models of the same configuration (e.g. retrained with other seeds): the check is then that
+        of the ensemble's map (``model.saliency(..., ensemble=ensemble)``, gradient maps only) against the
+        ensemble's forecast, the mean of the models' point forecasts. Not together with ``seeds_models``.
 
     Returns
     -------
@@ -558,7 +569,9 @@ def check_saliency(
         Darts ``TimeSeries``.
     ValueError
         For an unfitted model, an unknown ``kind`` or ``reference``, bad ``fractions`` / ``n_windows`` /
-        ``random_draws``, a series too short for one window, or ``seeds_models`` of another configuration.
+        ``random_draws``, a series too short for one window, ``seeds_models`` of another configuration, an
+        ``ensemble`` that ``model.saliency`` refuses (e.g. with an attention map), or both ``ensemble`` and
+        ``seeds_models``.
     """
     from darts import TimeSeries
 
@@ -578,6 +591,18 @@ def check_saliency(
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"{name} must be a positive integer; got {value!r}.")
     seeds_models = list(seeds_models or [])
+    if ensemble is not None and seeds_models:
+        raise ValueError("Pass ensemble or seeds_models, not both: seeds_models compares single models' maps, the "
+                         "ensemble's map is one map of the mean forecast.")
+    if ensemble is not None:
+        from crossscale_ext.explainability import check_ensemble
+
+        members = check_ensemble(model, ensemble)
+        attention = [k for k in kinds if k not in GRADIENT_MAP_NAMES]
+        if attention:
+            raise ValueError(f"An ensemble has no attention maps; kind {attention} cannot be checked with ensemble.")
+    else:
+        members = ()
     for i, other in enumerate(seeds_models):
         _check_model(other, f"seeds_models[{i}]")
         mine = (model.input_chunk_length, model.output_chunk_length)
@@ -594,14 +619,20 @@ def check_saliency(
 
     def explain(m: Any) -> Any:
         return m.saliency(series, past_covariates=past_covariates, future_covariates=future_covariates,
-                          windows="all", stride=stride, maps=kinds, inputs=m is model)
+                          windows="all", stride=stride, maps=kinds, inputs=m is model,
+                          ensemble=list(members) if m is model and members else None)
 
     result = explain(model)
     inputs = np.asarray(result.inputs, dtype=np.float32)
-    forecaster = _WindowForecaster(model, series, past_covariates, future_covariates, stride, kinds[0])
-    if forecaster.n_windows != len(inputs):
-        raise RuntimeError(f"saliency() explained {len(inputs)} windows but the check built {forecaster.n_windows}; "
-                           "please report this.")
+    window_forecasters = [_WindowForecaster(m, series, past_covariates, future_covariates, stride, kinds[0])
+                          for m in (model, *members)]
+    if window_forecasters[0].n_windows != len(inputs):
+        raise RuntimeError(f"saliency() explained {len(inputs)} windows but the check built "
+                           f"{window_forecasters[0].n_windows}; please report this.")
+
+    def forecaster(windows: np.ndarray) -> np.ndarray:
+        return np.mean([f(windows) for f in window_forecasters], axis=0)
+
     base = forecaster(inputs)
     if not np.allclose(base, np.asarray(result.forecast, dtype=np.float64).reshape(base.shape), rtol=1e-3, atol=1e-4):
         raise RuntimeError("The check's forecasts differ from saliency()'s; please report this.")
@@ -630,8 +661,9 @@ def check_saliency(
             kind=name, reference=reference, fractions=fractions, n_windows=len(inputs), deletion=deletion,
             random=random, recency=recency, insertion={f: mine[f"ins@{f:g}"] for f in fractions},
             ratio_random=ratio_random, ratio_recency=ratio_recency,
-            verdict=_verdict(name, ratio_random[first], ratio_recency[first], first, stability["seed_spearman"]),
-            n_seed_models=len(seeds_models), **stability,
+            verdict=_verdict(name, ratio_random[first], ratio_recency[first], first, stability["seed_spearman"],
+                             ensemble_size=1 + len(members)),
+            n_seed_models=len(seeds_models), ensemble_size=1 + len(members), **stability,
         ))
     best, *rest = sorted(checks, key=_rank)
     return replace(best, alternatives={check.kind: check for check in rest})

@@ -140,3 +140,33 @@ def test_sktime_forecaster_saliency_of_an_ensemble():
     other = CrossScaleNetForecaster(**settings, random_state=2).fit(y)
     with pytest.raises(ValueError, match="columns"):
         forecasters[0].saliency(ensemble=[other])
+
+
+def test_check_saliency_of_an_ensemble(trio):
+    models, target, past = trio
+    check = models[0].check_saliency(target, past_covariates=past, n_windows=20, ensemble=models[1:])
+    assert check.ensemble_size == 3 and "ensemble of 3 models" in check.verdict
+    assert all(a.ensemble_size == 3 for a in check.alternatives.values())
+    # an ensemble of the model and a copy of its weights is the model: the same deletion effects
+    twin = tiny_model(random_state=0).fit(target, past_covariates=past)
+    alone = models[0].check_saliency(target, past_covariates=past, n_windows=20, kind="gradient")
+    paired = models[0].check_saliency(target, past_covariates=past, n_windows=20, kind="gradient", ensemble=[twin])
+    for f in alone.fractions:
+        assert paired.deletion[f] == pytest.approx(alone.deletion[f], rel=1e-4)
+        assert paired.random[f] == pytest.approx(alone.random[f], rel=1e-4)
+    with pytest.raises(ValueError, match="not both"):
+        models[0].check_saliency(target, past_covariates=past, seeds_models=[models[1]], ensemble=[models[2]])
+    with pytest.raises(ValueError, match="attention"):
+        models[0].check_saliency(target, past_covariates=past, kind="per_step", ensemble=[models[1]])
+
+
+def test_sktime_check_saliency_of_an_ensemble():
+    index = pd.period_range("2000-01", periods=120, freq="M")
+    y = pd.Series(np.sin(np.arange(120) / 4.0) + 0.05 * np.random.default_rng(0).normal(size=120), index=index)
+    settings = dict(input_chunk_length=32, output_chunk_length=8, n_scales=3, base_patch_length=8,
+                    moving_avg_kernel=7, d_model=16, n_epochs=1)
+    forecasters = [CrossScaleNetForecaster(**settings, random_state=seed).fit(y) for seed in (0, 1)]
+    check = forecasters[0].check_saliency(n_windows=10, ensemble=forecasters[1:])
+    assert check.ensemble_size == 2
+    with pytest.raises(ValueError, match="attention"):
+        forecasters[0].check_saliency(kind="per_step", ensemble=forecasters[1:])
