@@ -43,6 +43,10 @@ def test_tiny_run_through_the_command_line(tmp_path, capsys):
     targets = {row["target"].split(" <=")[0]: row for row in report["targets"]}
     assert targets["training step"]["measured"] == "not measured"  # iTransformer was not asked for
     assert targets["Darts fit s/epoch"]["met"] in ("yes", "no")
+    mine = report["darts"]["CrossScaleNet"]
+    assert mine["saliency_windows"] == 120 - 32 - 8 + 1 and mine["saliency_s"] > 0 and mine["historical_s"] > 0
+    for key in ("saliency pass", "saliency pass (every map)"):
+        assert targets[key]["met"] in ("yes", "no"), key
     markdown = (tmp_path / "speed.md").read_text()
     assert "crossscale --threads 1 bench speed --input-length 32" in markdown and "| CrossScaleNet |" in markdown
     assert "**Targets**" in capsys.readouterr().out
@@ -78,6 +82,23 @@ def test_baseline_is_imported_beside_the_current_package():
     import crossscale_ext.network as again
 
     assert again is current  # the current package's modules are back in place
+
+
+def test_the_darts_model_builds_the_baseline_network_with_the_checkouts_own_config():
+    """A checkout's network reads its own ``ArchitectureConfig``, whose fields may differ from the current one's."""
+    import crossscale_ext.darts_model as darts_model
+    from crossscale_ext.benchmarks.speed import _network_class_in_darts_model
+    from crossscale_ext.config import ArchitectureConfig
+
+    baseline = load_baseline_network(CHECKOUT)
+    checkout_config = baseline.__init__.__globals__["ArchitectureConfig"]
+    assert checkout_config is not ArchitectureConfig  # imported separately, from the checkout
+    config = ArchitectureConfig(n_scales=3, base_patch_length=8, d_model=16)  # the kernel's default depends on L
+    with _network_class_in_darts_model(baseline):
+        network = darts_model.CrossScaleNet(input_length=32, output_length=8, n_channels=2, config=config)
+    assert type(network) is baseline and type(network.config) is checkout_config
+    assert network.config.moving_avg_kernel == config.resolved(32).moving_avg_kernel
+    assert darts_model.CrossScaleNet is not baseline  # put back
 
 
 def test_time_interleaved_runs_every_task_each_round():

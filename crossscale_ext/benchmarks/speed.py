@@ -56,7 +56,9 @@ REFERENCE_PEER = "iTransformer"
 NARROW_PEER = "iTransformer-128"
 #: targets: training step and forward pass at most this many times the reference peer's; Darts fit at most this
 #: fraction of the baseline's
-STEP_TARGET, FORWARD_TARGET, FORWARD_GOAL, FIT_TARGET = 1.3, 1.3, 1.0, 0.5
+STEP_TARGET, FORWARD_TARGET, FORWARD_GOAL, FIT_TARGET, SALIENCY_TARGET = 1.3, 1.3, 1.0, 0.5, 2.0
+#: The maps of the Darts-level saliency timing: every map the pass computes from windows.
+EVERY_MAP = ("gradient", "input_x_gradient", "aligned_input_x_gradient", "paper", "per_step", "per_component")
 
 
 @dataclass(frozen=True)
@@ -440,11 +442,14 @@ def _network_class_in_darts_model(cls: type | None) -> Iterator[None]:
         return
     import crossscale_ext.darts_model as darts_model
 
-    baseline_config = sys.modules[cls.__module__].ArchitectureConfig
+    # the checkout's own config class, from the globals its network was defined with (sys.modules holds the current
+    # package's modules again, under the same names)
+    baseline_config = cls.__init__.__globals__["ArchitectureConfig"]
 
     def build(*args: Any, config: Any = None, **kwargs: Any) -> Any:
-        if config is not None:
-            config = baseline_config.from_params(config.as_dict())
+        if config is not None:  # defaults resolved for this window (an older config may not accept None for them)
+            input_length = kwargs["input_length"] if "input_length" in kwargs else args[0]
+            config = baseline_config.from_params(config.resolved(input_length).as_dict())
         return cls(*args, config=config, **kwargs)
 
     original = darts_model.CrossScaleNet
@@ -521,9 +526,20 @@ def time_darts(names: list[str], shape: Shape, device: str, args: argparse.Names
                     model.predict(shape.horizon, series=windows[:n_series], batch_size=32, verbose=False)
 
                 tasks[(name, n_series)] = predict
+            if name == "CrossScaleNet":  # every window of the fit series: saliency against a plain prediction
+                tasks[(name, "historical")] = lambda model=model: model.historical_forecasts(
+                    series, forecast_horizon=shape.horizon, stride=1, retrain=False, last_points_only=False,
+                    overlap_end=False, verbose=False, show_warnings=False)
+                tasks[(name, "saliency")] = lambda model=model: model.saliency(series, windows="all", maps=EVERY_MAP)
         latency = time_interleaved(tasks, args.repeats, device, warmup=1)
     results = {name: {"fit_s_per_epoch": statistics.median(fit_seconds[name]),
                       "predict_ms_1": latency[(name, 1)], "predict_ms_32": latency[(name, 32)]} for name in models}
+    if ("CrossScaleNet", "saliency") in latency:
+        results["CrossScaleNet"].update(
+            saliency_windows=len(series) - shape.input_length - shape.horizon + 1,
+            saliency_s=latency[("CrossScaleNet", "saliency")] / 1000,
+            historical_s=latency[("CrossScaleNet", "historical")] / 1000,
+        )
     return results, source
 
 
@@ -603,6 +619,14 @@ def _markdown(report: dict[str, Any]) -> str:
         for name, row in report["darts"].items():
             lines.append(f"| {name} | {row['fit_s_per_epoch']:.2f} | {row['predict_ms_1']:.1f} | "
                          f"{row['predict_ms_32']:.1f} |")
+        mine = report["darts"].get("CrossScaleNet", {})
+        if "saliency_s" in mine:
+            lines += ["", f"**Saliency through Darts** (every window of the fit series, {mine['saliency_windows']:,} "
+                      f"windows: `saliency(windows=\"all\")` with every map against `historical_forecasts"
+                      f"(retrain=False)` of the same windows; median s)", "",
+                      "| saliency (s) | historical_forecasts (s) | ratio |", "|---|---|---|",
+                      f"| {mine['saliency_s']:.2f} | {mine['historical_s']:.2f} | "
+                      f"{mine['saliency_s'] / mine['historical_s']:.2f} |"]
     if report["growth"]:
         lines += ["", "**Growth** (time at the changed shape / time at the main shape)", "",
                   "| network | forward 2 L | forward 2 H | forward 3 C | step 2 L | step 2 H | step 3 C | "
@@ -639,7 +663,18 @@ def _targets(report: dict[str, Any], main: str) -> list[dict[str, str]]:
                 targets.append({"target": text, "measured": f"{ratio:.2f}x", "met": met})
             else:
                 targets.append({"target": text, "measured": "not measured", "met": "-"})
+    saliency = report["saliency"].get("CrossScaleNet")
+    text = f"saliency pass <= {SALIENCY_TARGET}x a no-grad forward of the same windows (network level, {main})"
+    if saliency:
+        met = "yes" if saliency["ratio"] <= SALIENCY_TARGET else "no"
+        targets.append({"target": text, "measured": f"{saliency['ratio']:.2f}x", "met": met})
     darts = report["darts"]
+    mine = darts.get("CrossScaleNet", {})
+    if "saliency_s" in mine:
+        ratio = mine["saliency_s"] / mine["historical_s"]
+        targets.append({"target": f"saliency pass (every map) <= {SALIENCY_TARGET}x a plain prediction of the same "
+                                  f"windows (Darts, {main})", "measured": f"{ratio:.2f}x",
+                        "met": "yes" if ratio <= SALIENCY_TARGET else "no"})
     text = f"Darts fit s/epoch <= {FIT_TARGET}x the baseline's ({main})"
     if "CrossScaleNet" in darts and BASELINE in darts:
         ratio = darts["CrossScaleNet"]["fit_s_per_epoch"] / darts[BASELINE]["fit_s_per_epoch"]
