@@ -436,14 +436,16 @@ def _verdict(kind: str, ratio_random: float, ratio_recency: float, fraction: flo
 
 # -------------------------------------------------------------------------------------- the Darts check
 class _WindowForecaster:
-    """Point forecasts of perturbed input windows of a fitted ``CrossScaleNetModel``.
+    """Point forecasts of perturbed input windows of a fitted ``CrossScaleNetModel`` (or the mean of an ensemble's).
 
     The windows' other inputs (future covariates over the forecast window, static covariates) come from Darts'
-    own inference data set of the same windows, so any model the saliency pass explains can be checked.
+    own inference data set of the same windows, so any model the saliency pass explains can be checked. With
+    ``ensemble`` (members checked by :func:`~crossscale_ext.explainability.check_ensemble`), the forecast is the
+    mean of the models' point forecasts, as in ``saliency(ensemble=...)``.
     """
 
     def __init__(self, model: Any, series: Any, past_covariates: Any, future_covariates: Any, stride: int,
-                 kind: str) -> None:
+                 kind: str, ensemble: Sequence[Any] = ()) -> None:
         import torch
         from darts.utils.data.torch_datasets.utils import _batch_collate_fn_predict
 
@@ -460,7 +462,7 @@ class _WindowForecaster:
         self.future = tensor(batch.future_covariates)
         self.static = tensor(batch.static_covariates)
         self.n_windows = len(plan.dataset)
-        self.model = model
+        self.models = (model, *ensemble)
         self.n_targets = batch.past_target.shape[2]
         self.batch_size = int(model.batch_size)
         self.torch = torch
@@ -470,9 +472,10 @@ class _WindowForecaster:
         from crossscale_ext.explainability import point_forecast
 
         torch = self.torch
-        network = self.model.model.network
-        was_training = network.training
-        network.eval()
+        networks = [m.model.network for m in self.models]
+        was_training = [network.training for network in networks]
+        for network in networks:
+            network.eval()
         parts = []
         try:
             with torch.no_grad():
@@ -481,10 +484,11 @@ class _WindowForecaster:
                     x = torch.as_tensor(np.ascontiguousarray(inputs[rows]), dtype=self.dtype, device=self.device)
                     future = None if self.future is None else self.future[rows]
                     static = None if self.static is None else self.static[rows]
-                    forecast = point_forecast(self.model, x, self.n_targets, future, static)[2]
-                    parts.append(forecast.cpu().numpy())
+                    forecasts = [point_forecast(m, x, self.n_targets, future, static)[2] for m in self.models]
+                    parts.append(torch.stack(forecasts).mean(dim=0).cpu().numpy())
         finally:
-            network.train(was_training)
+            for network, mode in zip(networks, was_training, strict=True):
+                network.train(mode)
         return np.concatenate(parts).astype(np.float64)
 
 
@@ -624,14 +628,10 @@ def check_saliency(
 
     result = explain(model)
     inputs = np.asarray(result.inputs, dtype=np.float32)
-    window_forecasters = [_WindowForecaster(m, series, past_covariates, future_covariates, stride, kinds[0])
-                          for m in (model, *members)]
-    if window_forecasters[0].n_windows != len(inputs):
-        raise RuntimeError(f"saliency() explained {len(inputs)} windows but the check built "
-                           f"{window_forecasters[0].n_windows}; please report this.")
-
-    def forecaster(windows: np.ndarray) -> np.ndarray:
-        return np.mean([f(windows) for f in window_forecasters], axis=0)
+    forecaster = _WindowForecaster(model, series, past_covariates, future_covariates, stride, kinds[0], members)
+    if forecaster.n_windows != len(inputs):
+        raise RuntimeError(f"saliency() explained {len(inputs)} windows but the check built {forecaster.n_windows}; "
+                           "please report this.")
 
     base = forecaster(inputs)
     if not np.allclose(base, np.asarray(result.forecast, dtype=np.float64).reshape(base.shape), rtol=1e-3, atol=1e-4):

@@ -92,6 +92,7 @@ __all__ = [
     "attention_is_informative",
     "attention_maps",
     "gradient_maps",
+    "maps_of_gradient",
     "RECOMMENDED_MAP",
     "ALL_WINDOWS_DEFAULT_MAPS",
     "MAP_REGISTRY",
@@ -326,10 +327,21 @@ def gradient_maps(
     Only ``inputs`` receive gradients (``torch.autograd.grad``): the parameters' ``.grad`` stay untouched. Returns
     ``{name: map}`` for the names of ``maps`` that are gradient maps, stored as ``dtype``.
     """
-    wanted = [name for name in GRADIENT_MAP_NAMES if name in maps]
-    if not wanted:
+    if not any(name in GRADIENT_MAP_NAMES for name in maps):
         return {}
     (grad,) = torch.autograd.grad(point_forecast.sum(), inputs)
+    return maps_of_gradient(inputs, grad, maps, dtype)
+
+
+def maps_of_gradient(
+    inputs: torch.Tensor, grad: torch.Tensor, maps: Sequence[str] = GRADIENT_MAP_NAMES, dtype: Any = np.float32
+) -> dict[str, np.ndarray]:
+    """The gradient maps named in ``maps`` from the signed gradient ``grad`` of the summed forecast, ``(B, L, C)``.
+
+    The formulas of :func:`gradient_maps`, which calls this after its backward pass. Given the mean of several
+    models' signed gradients, it gives the maps of their mean forecast (a seed ensemble's).
+    """
+    wanted = [name for name in GRADIENT_MAP_NAMES if name in maps]
     out: dict[str, np.ndarray] = {}
     if "gradient" in wanted:
         out["gradient"] = _numpy(grad.abs(), dtype)

@@ -48,10 +48,10 @@ from crossscale_ext.benchmarks.faithfulness import (
     _Case,
     _quiet,
     _split_series,
-    point_forecast,
     randomized_weights,
 )
 from crossscale_ext.datasets.long_horizon import load_long_horizon
+from crossscale_ext.explainability import point_forecast
 from crossscale_ext.faithfulness import deletion_effects, rank_correlation, recency_map
 from crossscale_ext.saliency import gradient_maps
 
@@ -67,13 +67,13 @@ class CentredSummedForecast(torch.nn.Module):
 
     def __init__(self, case: _Case, means: np.ndarray) -> None:
         super().__init__()
-        self.network, self.rin = case.net.network, case.net.rin
-        self.n_targets, self.point = case.net.n_targets, case.net.point
+        self.network = case.net.network  # a submodule, so that quantus' MPRT finds (and resets) its layers
+        self.fitted, self.n_targets = case.model, case.net.n_targets
         self.register_buffer("means", torch.as_tensor(means, dtype=torch.float32))
 
     def forward(self, centred: torch.Tensor) -> torch.Tensor:
         x = centred.transpose(1, 2) + self.means
-        forecast = point_forecast(x, self.network, self.rin, self.n_targets, self.point)
+        forecast = point_forecast(self.fitted, x, self.n_targets)[2]
         return forecast.sum(dim=(1, 2)).unsqueeze(1)
 
 

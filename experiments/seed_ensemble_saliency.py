@@ -39,6 +39,7 @@ from crossscale_ext.darts_model import CrossScaleNetModel
 from crossscale_ext.datasets.long_horizon import load_long_horizon
 from crossscale_ext.faithfulness import deletion_effects, rank_correlation, recency_map
 from crossscale_ext.metrics import random_saliency
+from crossscale_ext.saliency import maps_of_gradient
 
 SEEDS = (0, 1, 2, 3, 4, 5)
 INPUT_LENGTH, HORIZON, EPOCHS, MAX_SAMPLES, N_WINDOWS = 96, 24, 5, 4000, 200
@@ -82,12 +83,8 @@ def train(data_dir: str, names: list[str], out: Path) -> None:
 
 
 def ensemble_map(kind: str, gradient: np.ndarray, inputs: np.ndarray) -> np.ndarray:
-    """The package's gradient map ``kind`` from a signed gradient (as ``saliency.gradient_maps`` computes it)."""
-    if kind == "gradient":
-        return np.abs(gradient)
-    contribution = (inputs - inputs.mean(axis=1, keepdims=True)) * gradient
-    direction = np.sign(contribution.sum(axis=(1, 2), keepdims=True))
-    return np.clip(contribution * direction, 0.0, None)
+    """The package's gradient map ``kind`` from a (mean) signed gradient: ``saliency.maps_of_gradient``."""
+    return maps_of_gradient(torch.as_tensor(inputs), torch.as_tensor(gradient), (kind,))[kind]
 
 
 def report(folder: Path) -> None:

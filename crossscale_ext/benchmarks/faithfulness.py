@@ -257,37 +257,18 @@ def run(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------------------------ network-level maps
-def point_forecast(x: Any, network: Any, rin: Any, n_targets: int, point: int) -> Any:
-    """Point forecast ``(B, H, n_targets)`` of ``(B, L, C)`` windows through a fitted model's network.
-
-    The saliency pass's forward: ``rin`` (Darts' reversible instance norm, or ``None``) normalises the target
-    channels in the graph and un-normalises the forecast; ``point`` picks the point forecast's parameter.
-    """
-    import torch
-
-    target = x[:, :, :n_targets]
-    if rin is not None:
-        target = rin(target.clone())
-    forecast = network(torch.cat([target, x[:, :, n_targets:]], dim=2)).forecast
-    if rin is not None:
-        forecast = rin.inverse(forecast)
-    return forecast[..., point]
-
-
 class _Network:
     """Differentiable forecast function of a fitted ``CrossScaleNetModel`` on ``(W, L, C)`` windows.
 
-    Mirrors the package's saliency pass: Darts' optional reversible norm of the target inside the graph, the point
-    forecast (median of a quantile model, else the first parameter).
+    The package's saliency pass's forward (:func:`crossscale_ext.explainability.point_forecast`): Darts' optional
+    reversible norm of the target inside the graph, the point forecast (median of a quantile model, else the first
+    parameter).
     """
 
     def __init__(self, model: Any, batch_size: int = 256) -> None:
-        from crossscale_ext.explainability import _point_index
-
         self.model = model
         self.module = model.model
         self.network = self.module.network
-        self.point = _point_index(model)
         self.n_targets = int(self.network.n_targets)
         self.batch_size = batch_size
 
@@ -297,14 +278,11 @@ class _Network:
         if hasattr(self.module, "set_mc_dropout"):
             self.module.set_mc_dropout(False)
 
-    @property
-    def rin(self) -> Any:
-        """Darts' reversible instance norm of the target, or ``None`` when the model does not use it."""
-        return self.module.rin if self.module.use_reversible_instance_norm else None
-
     def forward(self, x):
         """Point forecast ``(B, H, n_targets)`` of a ``(B, L, C)`` tensor (autograd as the caller sets it)."""
-        return point_forecast(x, self.network, self.rin, self.n_targets, self.point)
+        from crossscale_ext.explainability import point_forecast
+
+        return point_forecast(self.model, x, self.n_targets)[2]
 
     def predict(self, inputs: np.ndarray) -> np.ndarray:
         """No-grad point forecasts of numpy windows, batched."""

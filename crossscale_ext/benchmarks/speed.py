@@ -57,8 +57,6 @@ NARROW_PEER = "iTransformer-128"
 #: targets: training step and forward pass at most this many times the reference peer's; Darts fit at most this
 #: fraction of the baseline's
 STEP_TARGET, FORWARD_TARGET, FORWARD_GOAL, FIT_TARGET, SALIENCY_TARGET = 1.3, 1.3, 1.0, 0.5, 2.0
-#: The maps of the Darts-level saliency timing: every map the pass computes from windows.
-EVERY_MAP = ("gradient", "input_x_gradient", "aligned_input_x_gradient", "paper", "per_step", "per_component")
 
 
 @dataclass(frozen=True)
@@ -485,6 +483,7 @@ def time_darts(names: list[str], shape: Shape, device: str, args: argparse.Names
     import pytorch_lightning as pl
 
     from crossscale_ext._lightning import QUIET_TRAINER_KWARGS, quiet_lightning
+    from crossscale_ext.maps import TEMPORAL_MAPS
 
     series, source = _fit_series(args.fit_rows, shape.channels, args.data_dir, args.seed)
     if len(series) < shape.input_length + shape.horizon + 32:
@@ -530,7 +529,8 @@ def time_darts(names: list[str], shape: Shape, device: str, args: argparse.Names
                 tasks[(name, "historical")] = lambda model=model: model.historical_forecasts(
                     series, forecast_horizon=shape.horizon, stride=1, retrain=False, last_points_only=False,
                     overlap_end=False, verbose=False, show_warnings=False)
-                tasks[(name, "saliency")] = lambda model=model: model.saliency(series, windows="all", maps=EVERY_MAP)
+                tasks[(name, "saliency")] = lambda model=model: model.saliency(series, windows="all",
+                                                                               maps=TEMPORAL_MAPS)
         latency = time_interleaved(tasks, args.repeats, device, warmup=1)
     results = {name: {"fit_s_per_epoch": statistics.median(fit_seconds[name]),
                       "predict_ms_1": latency[(name, 1)], "predict_ms_32": latency[(name, 32)]} for name in models}
